@@ -1,0 +1,39 @@
+"""`comet`: the entry point. Imports no torch; each command imports what it needs."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from comet_zoo.errors import CometError
+
+from . import plugins as plugins_cmd
+from . import train as train_cmd
+from ._console import errors
+
+app = typer.Typer(
+    name="comet",
+    help="Composable energy concepts: train, pull, compose and evaluate COMET models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("train")(train_cmd.train)
+app.command("plugins")(plugins_cmd.plugins)
+
+
+def main() -> None:
+    try:
+        app()
+    except CometError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

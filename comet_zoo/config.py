@@ -1,0 +1,57 @@
+"""Model configuration as data: a dataclass that round-trips through config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import CometError
+
+
+@dataclass
+class CometConfig:
+    image_size: int = 64        # native H = W of the energy net
+    num_components: int = 4     # K
+    latent_dim: int = 64        # D
+    width: int = 64             # channels of the energy ResNet (and encoder)
+    num_blocks: int = 3         # FiLM residual blocks, each halves the resolution
+    stem_stride: int = 1        # 1 = the paper (blocks start at full resolution); 2 = 4x cheaper
+    encoder: str = "conv"       # entry point in comet_zoo.encoders
+    energy: str = "resnet-film" # entry point in comet_zoo.energies
+    # Per component: feed CoordConv coordinates to the energy and encoder.
+    # True for an object component, False for a global one (lighting, camera).
+    pos_embed: list[bool] = field(default_factory=list)
+    steps: int = 10             # N unrolled descent steps
+    step_size: float = 1000.0   # λ
+
+    def __post_init__(self):
+        if not self.pos_embed:
+            self.pos_embed = [False] * self.num_components
+        self.pos_embed = [bool(p) for p in self.pos_embed]
+        self.validate()
+
+    def validate(self) -> None:
+        if not 8 <= self.image_size <= 256:
+            raise CometError(f"image_size must be in 8..256, got {self.image_size}")
+        if self.num_components < 1:
+            raise CometError(f"num_components must be >= 1, got {self.num_components}")
+        if self.latent_dim < 1 or self.width < 4 or self.num_blocks < 1:
+            raise CometError("latent_dim >= 1, width >= 4 and num_blocks >= 1 are required")
+        if len(self.pos_embed) != self.num_components:
+            raise CometError(
+                f"pos_embed has {len(self.pos_embed)} entries for {self.num_components} components")
+        if self.stem_stride not in (1, 2, 4):
+            raise CometError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
+        if self.steps < 1 or self.step_size <= 0:
+            raise CometError("steps >= 1 and step_size > 0 are required")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CometConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CometError(f"unknown model config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,181 @@
+"""Algorithm 1 of the paper: encode x into {z_k}, unroll N descent steps from
+x_0 ~ U(0, 1) on Σ_k E(x, z_k), minimise MSE(x_N, x).
+
+Gradients flow through the last `grad_steps` unrolled steps only (truncated
+back-propagation, as in the official code, which detaches every earlier step);
+the earlier steps are computed for their gradient in x alone, so their graphs
+are freed immediately. Checkpoints are single safetensors files (model,
+optimiser, RNG state, step), written atomically, so `resume` continues the
+exact run: same batches, same noise, same final weights.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ._io import atomic_path
+from .data import load_dataset
+from .errors import CometError
+from .images import grid, save_png
+from .model import COMET
+from .recipe import Recipe
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CometError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CometError("CUDA was requested but no GPU is available")
+    return device
+
+
+@dataclass
+class StepStats:
+    step: int
+    loss: float
+    images_per_s: float
+
+
+class Trainer:
+    def __init__(self, recipe: Recipe, out_dir: str | Path, device: str = "cpu", resume: bool = False):
+        # Tiny weights early in training produce denormals; flushing them made CPU steps ~4x faster.
+        torch.set_flush_denormal(True)
+        self.recipe, self.cfg = recipe, recipe.train
+        self.out_dir = Path(out_dir)
+        self.device = resolve_device(device)
+        torch.manual_seed(self.cfg.seed)
+        self.model = COMET(recipe.model).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        # One generator draws every batch index and every x_0: its state makes a run resumable.
+        self.generator = torch.Generator().manual_seed(self.cfg.seed)
+        self.step = 0
+        options = {"size": recipe.model.image_size, **self.cfg.dataset_options}
+        scenes = load_dataset(self.cfg.dataset, "train", self.cfg.train_size, self.cfg.seed, **options)
+        # Stored as uint8 [N, 3, H, W]: 4x less memory than float32.
+        self.images = torch.from_numpy(scenes.images).mul(255).round().to(torch.uint8)
+        if self.images.shape[-1] != recipe.model.image_size:
+            raise CometError(f"dataset images are {self.images.shape[-1]}px, the model expects {recipe.model.image_size}px")
+        self.preview = load_dataset(self.cfg.dataset, "test", 8, self.cfg.seed, **options).images
+        if resume:
+            self.load_checkpoint()
+
+    # -- one step of Algorithm 1 ----------------------------------------------
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Next (x [B, 3, H, W], x_0 [B, 3, H, W]) from the run's generator."""
+        idx = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.generator)
+        x = self.images[idx].to(self.device, torch.float32) / 255.0
+        x0 = torch.rand(x.shape, generator=self.generator).to(self.device)
+        return x, x0
+
+    def loss(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        z = self.model.infer(x)                                              # [B, K, D]
+        x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps)  # [B, 3, H, W]
+        return F.mse_loss(x_n, x)
+
+    def lr_at(self, step: int) -> float:
+        if self.cfg.warmup and step < self.cfg.warmup:
+            return self.cfg.lr * (step + 1) / self.cfg.warmup
+        return self.cfg.lr
+
+    def train_step(self) -> float:
+        x, x0 = self.batch()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        loss = self.loss(x, x0)
+        if not torch.isfinite(loss):
+            raise CometError(
+                f"loss became {loss.item()} at step {self.step}; the last good checkpoint is kept in {self.out_dir}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def run(self, until: int | None = None, on_step: Callable[[StepStats], None] | None = None) -> None:
+        """Train to step `until` (default: the recipe's total), checkpointing on the way."""
+        until = self.cfg.total_steps if until is None else until
+        self.model.train()
+        log = self.out_dir / "log.jsonl"
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        while self.step < until:
+            t0 = time.perf_counter()
+            loss = self.train_step()
+            stats = StepStats(self.step, loss, self.cfg.batch_size / (time.perf_counter() - t0))
+            if on_step:
+                on_step(stats)
+            if self.step % self.cfg.log_every == 0:
+                with log.open("a") as f:
+                    f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
+            if self.step % self.cfg.checkpoint_every == 0 or self.step == until:
+                self.save_checkpoint()
+
+    # -- outputs ---------------------------------------------------------------
+    def save_samples(self, path: str | Path | None = None) -> Path:
+        """Inputs of the test preview set (top) over their reconstructions (bottom)."""
+        x = torch.from_numpy(self.preview).to(self.device)
+        self.model.eval()
+        recon = self.model.reconstruct(x, generator=torch.Generator().manual_seed(0))
+        self.model.train()
+        both = torch.cat([x.cpu(), recon.cpu()])
+        return save_png(grid(both, nrow=len(x), scale=max(1, 128 // x.shape[-1])), path or self.out_dir / "samples.png")
+
+    def export(self, directory: str | Path | None = None) -> Path:
+        """The trained model as a hub folder: model.safetensors + config.json."""
+        directory = Path(directory or self.out_dir / "model")
+        self.model.save_pretrained(directory)
+        return directory
+
+    # -- checkpoints: one safetensors file, nothing pickled -----------------------
+    def save_checkpoint(self) -> Path:
+        tensors = {f"model/{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        for i, state in self.optimizer.state_dict()["state"].items():
+            for name, value in state.items():
+                tensors[f"optim/{i}/{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+        tensors["rng/generator"] = self.generator.get_state()
+        tensors["rng/torch"] = torch.get_rng_state()
+        meta = {"step": str(self.step), "recipe": json.dumps(self.recipe.to_dict())}
+        path = self.out_dir / CHECKPOINT
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+        return path
+
+    def load_checkpoint(self) -> None:
+        path = self.out_dir / CHECKPOINT
+        if not path.is_file():
+            raise CometError(f"nothing to resume: {path} does not exist")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:
+            raise CometError(f"cannot read checkpoint {path}: {exc}") from None
+        if json.loads(meta.get("recipe", "{}")) != self.recipe.to_dict():
+            raise CometError(f"{path} was written by a different recipe; resume with the same recipe")
+        model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        self.model.load_state_dict(model_state, strict=True)
+        optim_state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim/"):
+                _, i, name = key.split("/", 2)
+                optim_state.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+        self.generator.set_state(tensors["rng/generator"])
+        torch.set_rng_state(tensors["rng/torch"])
+        self.step = int(meta["step"])
+
