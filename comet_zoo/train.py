@@ -30,6 +30,13 @@ from .model import COMET
 from .recipe import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
+# Settings a resumed run may change without changing the run itself.
+RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every")
+
+
+def _run_identity(recipe: dict) -> dict:
+    train = {k: v for k, v in recipe.get("train", {}).items() if k not in RESUMABLE_CHANGES}
+    return {"model": recipe.get("model"), "train": train}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -165,7 +172,7 @@ class Trainer:
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as exc:
             raise CometError(f"cannot read checkpoint {path}: {exc}") from None
-        if json.loads(meta.get("recipe", "{}")) != self.recipe.to_dict():
+        if _run_identity(json.loads(meta.get("recipe", "{}"))) != _run_identity(self.recipe.to_dict()):
             raise CometError(f"{path} was written by a different recipe; resume with the same recipe")
         model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
         self.model.load_state_dict(model_state, strict=True)

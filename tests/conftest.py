@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny models and recipes that keep the suite fast on 2 cores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def tiny_config(**overrides):
+    from comet_zoo.config import CometConfig
+
+    base = dict(image_size=16, num_components=2, latent_dim=4, width=8, num_blocks=2,
+                encoder="conv", pos_embed=[True, False], steps=3, step_size=10.0)
+    base.update(overrides)
+    return CometConfig(**base)
+
+
+def tiny_recipe(**train_overrides):
+    from comet_zoo.recipe import Recipe, TrainConfig
+
+    train = dict(dataset="shapes", dataset_options={"max_objects": 2}, train_size=256, batch_size=8,
+                 total_steps=6, checkpoint_every=3, log_every=2, seed=3)
+    train.update(train_overrides)
+    return Recipe(tiny_config(), TrainConfig(**train))
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    yield

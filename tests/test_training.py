@@ -1,0 +1,80 @@
+"""Algorithm 1 learns, checkpoints resume exactly, and bad runs stop cleanly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from comet_zoo.errors import CometError
+from comet_zoo.train import Trainer
+from conftest import tiny_recipe
+
+
+def _test_mse(trainer: Trainer) -> float:
+    x = torch.from_numpy(trainer.preview)
+    trainer.model.eval()
+    recon = trainer.model.reconstruct(x, generator=torch.Generator().manual_seed(1))
+    trainer.model.train()
+    return F.mse_loss(recon, x).item()
+
+
+def test_300_steps_lower_reconstruction_error_5x(tmp_path):
+    recipe = tiny_recipe(total_steps=300, batch_size=16, train_size=1024, lr=3e-3, checkpoint_every=300)
+    recipe.model.steps, recipe.model.step_size = 4, 100.0
+    trainer = Trainer(recipe, tmp_path)
+    before = _test_mse(trainer)
+    trainer.run()
+    after = _test_mse(trainer)
+    assert after * 5 <= before, (before, after)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 300 and log[-1]["loss"] < log[0]["loss"]
+
+
+def test_resume_reaches_the_same_weights(tmp_path):
+    straight = Trainer(tiny_recipe(), tmp_path / "a")
+    straight.run()
+
+    first = Trainer(tiny_recipe(), tmp_path / "b")
+    first.run(until=3)                      # checkpoint at step 3, then the process "dies"
+    resumed = Trainer(tiny_recipe(), tmp_path / "b", resume=True)
+    assert resumed.step == 3
+    resumed.run()
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_resume_refuses_a_different_recipe_and_a_missing_checkpoint(tmp_path):
+    Trainer(tiny_recipe(), tmp_path).run(until=3)
+    with pytest.raises(CometError, match="different recipe"):
+        Trainer(tiny_recipe(lr=5e-4), tmp_path, resume=True)
+    with pytest.raises(CometError, match="nothing to resume"):
+        Trainer(tiny_recipe(), tmp_path / "empty", resume=True)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
+    trainer = Trainer(tiny_recipe(), tmp_path)
+    trainer.run(until=3)
+    saved = (tmp_path / "checkpoint.safetensors").read_bytes()
+    with torch.no_grad():
+        trainer.model.energy_net.head.weight.fill_(float("nan"))
+    with pytest.raises(CometError, match="loss became nan at step 3"):
+        trainer.run()
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == saved
+
+
+def test_export_and_samples_are_real_files(tmp_path):
+    from PIL import Image
+
+    from comet_zoo.model import COMET
+
+    trainer = Trainer(tiny_recipe(), tmp_path)
+    trainer.run(until=2)
+    model = COMET.load(trainer.export())
+    x = torch.from_numpy(trainer.preview)
+    z = model.infer(x)
+    assert torch.equal(model.energy(x, z), trainer.model.eval().energy(x, z))
+    with Image.open(trainer.save_samples()) as im:
+        assert im.format == "PNG" and im.width > im.height > 0
