@@ -1,0 +1,1 @@
+"""Baselines evaluated by the same code as COMET: trivial segmenters (`trivial`)."""
