@@ -8,6 +8,7 @@ import typer
 
 from comet_zoo.errors import CometError
 
+from . import hub as hub_cmd
 from . import plugins as plugins_cmd
 from . import train as train_cmd
 from ._console import errors
@@ -22,6 +23,11 @@ app = typer.Typer(
 )
 app.command("train")(train_cmd.train)
 app.command("plugins")(plugins_cmd.plugins)
+app.command("pull")(hub_cmd.pull)
+app.command("list")(hub_cmd.list_models)
+app.command("card")(hub_cmd.card)
+app.command("push")(hub_cmd.push)
+app.command("rm")(hub_cmd.rm)
 
 
 def main() -> None:

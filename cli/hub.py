@@ -1,0 +1,124 @@
+"""`comet pull / list / card / push / rm`: the zoo hub, one function per command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._console import console
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return "-"
+
+
+def _concepts(names: list[str]) -> str:
+    """light0, obj0, obj1, obj2, obj3 → light0, obj0…obj3 (runs of one prefix, consecutive numbers)."""
+    import re
+
+    out: list[list] = []
+    for name in names:
+        m = re.match(r"^(.*?)(\d+)$", name)
+        prefix, n = (m.group(1), int(m.group(2))) if m else (name, None)
+        if out and n is not None and out[-1][0] == prefix and out[-1][2] == n - 1:
+            out[-1][2] = n
+        else:
+            out.append([prefix, n, n])
+    return ", ".join(p if a is None else f"{p}{a}" if a == b else f"{p}{a}…{p}{b}" for p, a, b in out) or "-"
+
+
+def pull(model: str = typer.Argument(..., help="NAME or NAME@vN, e.g. clevr or clevr@v1.")) -> None:
+    """Download a model into the local cache and verify every file (sha256)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from comet_zoo import hub
+    from comet_zoo.names import parse_spec
+
+    spec = parse_spec(model)
+    columns = (TextColumn(f"[bold]pull {spec}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("pull", total=None)
+        path = hub.resolve(spec, on_start=lambda total: progress.update(task, total=total),
+                           on_bytes=lambda n: progress.advance(task, n))
+    console.print(f"{spec.name}@{path.name} → {path}", highlight=False)
+
+
+def list_models(versions: bool = typer.Option(False, "--versions", help="One row per version.")) -> None:
+    """Models of the configured hubs and the cache: versions, concepts, data set, size, pulled."""
+    from rich.table import Table
+
+    from comet_zoo import hub
+    from comet_zoo.names import sort_versions
+
+    entries = hub.catalog()
+    table = Table(title=f"comet-zoo models ({', '.join(hub.hub_urls())})")
+    for column in ("name", "version" if versions else "versions", "concepts", "dataset", "size", "pulled"):
+        table.add_column(column)
+    if versions:
+        table.add_column("hub")
+    for e in entries:
+        concepts = _concepts(e.concepts)
+        if versions:
+            for v in reversed(sort_versions(e.versions)):
+                size = _size(e.size) if v == e.newest else "-"
+                table.add_row(e.name, v, concepts if v == e.newest else "", e.dataset or "-", size,
+                              "yes" if v in e.pulled else "no", e.versions[v])
+        else:
+            all_v = sort_versions(e.versions)
+            table.add_row(e.name, ", ".join(all_v), concepts, e.dataset or "-", _size(e.size),
+                          ", ".join(e.pulled) if e.pulled else "no")
+    if not entries:
+        console.print("no models: check COMET_HUB or the hubs in the config file")
+        return
+    console.print(table)
+
+
+def card(model: str = typer.Argument(..., help="NAME or NAME@vN.")) -> None:
+    """Show a model's concept card (pulled into the cache when needed)."""
+    from rich.markdown import Markdown
+    from rich.table import Table
+
+    from comet_zoo import hub
+
+    info = hub.card(model)
+    table = Table(title=f"{info.name}@{info.version} concepts")
+    for column in ("name", "component", "kind", "description", "exemplar"):
+        table.add_column(column)
+    for c in info.concepts:
+        table.add_row(c.name, str(c.index), c.kind, c.description, c.exemplar)
+    console.print(Markdown(info.text))
+    console.print(table)
+
+
+def push(
+    directory: Path = typer.Argument(..., help="Model folder (model.safetensors + config.json), e.g. runs/x/model."),
+    name: str = typer.Option(..., "--as", help="Model name: lowercase letters, digits, '-'."),
+    version: str = typer.Option(..., "--version", help="v1, v2, …; a published version never changes."),
+    hub_url: Optional[str] = typer.Option(None, "--hub", help="file://DIR or hf://ORG; default: the configured push hub."),
+    card_source: Optional[Path] = typer.Option(None, "--card", help="Card source YAML; default cards/NAME.yaml if present."),
+    fp16: bool = typer.Option(False, "--fp16", help="Store the weights as float16 (half the size)."),
+) -> None:
+    """Publish a trained model as a versioned artifact with a generated concept card."""
+    from comet_zoo import hub
+
+    if card_source is None and Path("cards", f"{name}.yaml").is_file():
+        card_source = Path("cards", f"{name}.yaml")
+    with console.status(f"building {name}@{version} (exemplars, metrics, card)"):
+        where = hub.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16)
+    console.print(f"pushed {name}@{version} → {where}", highlight=False)
+
+
+def rm(model: str = typer.Argument(..., help="NAME (every cached version) or NAME@vN.")) -> None:
+    """Remove a model from the local cache (hubs are not touched)."""
+    from comet_zoo import hub
+
+    for removed in hub.remove(model):
+        console.print(f"removed {removed} from {hub.models_dir()}", highlight=False)

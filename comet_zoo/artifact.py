@@ -1,0 +1,130 @@
+"""Build an artifact from a trained model folder: weights, config, exemplars, card, manifest.
+
+    model.safetensors   (optionally stored as fp16: half the size, loads into the fp32 model)
+    config.json
+    exemplars/0.png …   test renders of the training data set
+    reconstructions.png exemplars over their reconstructions
+    README.md           the concept card
+    SHA256SUMS          sha256 of every file above
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from . import manifest
+from .cards import load_source, read_card, render
+from .errors import CometError
+from .names import check_name, check_version
+
+METRIC_SCENES = 64   # test scenes for the card's reconstruction metrics
+
+
+def _source_for(model_dir: Path, name: str, card_source: str | Path | None) -> dict:
+    if card_source is not None:
+        source = load_source(card_source)
+    elif (model_dir / "README.md").is_file():  # re-publishing a snapshot keeps its card
+        info = read_card(model_dir)
+        source = {"title": info.title.split(" (")[0], "concepts": [c.to_dict() for c in info.concepts]}
+        if info.training.get("recipe"):
+            source["recipe"] = info.training["recipe"]
+    else:
+        source = {}
+    if source.get("name") not in (None, name):
+        raise CometError(f"card source is for {source['name']!r}, but the model is pushed as {name!r}")
+    return source
+
+
+def _recipe(source: dict):
+    """The training recipe the card names (bundled name or file), or None."""
+    if not source.get("recipe"):
+        return None
+    from importlib import resources
+
+    from .recipe import Recipe
+
+    ref = str(source["recipe"])
+    bundled = resources.files("comet_zoo") / "recipes" / f"{ref}.json"
+    # A bundled recipe name (the library must not import the CLI to resolve it), else a file path.
+    return Recipe.load(Path(str(bundled)) if bundled.is_file() else Path(ref))
+
+
+def _write_weights(src: Path, dest: Path, fp16: bool) -> None:
+    if not fp16:
+        shutil.copyfile(src, dest)
+        return
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(src))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(half, str(dest), metadata={"format": "pt"})
+
+
+def build(model_dir: Path, name: str, version: str, out: Path,
+          card_source: str | Path | None = None, fp16: bool = False) -> Path:
+    import torch
+
+    from .data import load_dataset
+    from .images import grid, load_image, save_png
+    from .model import COMET
+
+    check_name(name)
+    check_version(version)
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise CometError(f"{model_dir} is not a folder")
+    COMET.load(model_dir)  # refuses missing config, pickle-only folders and mismatched weights
+    source = _source_for(model_dir, name, card_source)
+    recipe = _recipe(source)
+    out.mkdir(parents=True, exist_ok=False)
+    (out / "exemplars").mkdir()
+    _write_weights(model_dir / "model.safetensors", out / "model.safetensors", fp16)
+    shutil.copyfile(model_dir / "config.json", out / "config.json")
+    model = COMET.load(out)  # the metrics describe the weights as published
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    size = config["image_size"]
+
+    count = int(source.get("exemplars", 6))
+    if not 1 <= count <= 16:
+        raise CometError(f"exemplars must be 1..16, got {count}")
+    dataset = source.get("dataset")
+    if recipe is not None:
+        dataset = dataset or recipe.train.dataset
+        options = {"size": size, **recipe.train.dataset_options}
+        test = torch.from_numpy(load_dataset(recipe.train.dataset, "test", max(count, METRIC_SCENES),
+                                             recipe.train.seed, **options).images)   # [N, 3, S, S]
+    else:
+        found = sorted((model_dir / "exemplars").glob("*.png"))[:count] if (model_dir / "exemplars").is_dir() else []
+        if not found:
+            raise CometError("no exemplars: give a card source naming a recipe (its data set renders them), "
+                             f"or put PNG test images in {model_dir / 'exemplars'}")
+        test = torch.cat([load_image(p, size) for p in found])
+    exemplars = []
+    for i, image in enumerate(test[:count]):
+        rel = f"exemplars/{i}.png"
+        save_png(grid(image[None], nrow=1, pad=0), out / rel)
+        exemplars.append(rel)
+
+    with torch.no_grad():
+        recon = model.reconstruct(test, generator=torch.Generator().manual_seed(0))   # [N, 3, S, S]
+    metrics = {"mse": torch.mean((recon - test) ** 2).item(),
+               "mse_mean_image_baseline": torch.mean((test.mean(0, keepdim=True) - test) ** 2).item()}
+    shown = min(count, 8)
+    save_png(grid(torch.cat([test[:shown], recon[:shown]]), nrow=shown, scale=max(1, 96 // size)),
+             out / "reconstructions.png")
+
+    training = {}
+    if recipe is not None:
+        import dataclasses
+
+        training = {"recipe": str(source["recipe"]), "train": dataclasses.asdict(recipe.train)}
+    card = render(name=name, version=version, source=source, config=config, training=training,
+                  exemplars=exemplars, metrics=metrics, dataset=dataset, reconstructions="reconstructions.png")
+    (out / "README.md").write_text(str(card), encoding="utf-8")
+    for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    manifest.write(out)
+    return out
