@@ -29,6 +29,9 @@ class Scenes:
     masks: np.ndarray | None = None         # int64 [N, H, W]: 0 background, 1.. objects
     factors: np.ndarray | None = None       # float32 [N, F]
     factor_names: list[str] = field(default_factory=list)
+    # per scene, the plain-dict description it was rendered from (comet_zoo.scene):
+    # per-object attributes and 3-D positions; object i is mask label i + 1
+    descriptions: list[dict] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -43,6 +46,8 @@ def split_rng(seed: int, split: str) -> np.random.Generator:
 
 def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
     """Validate what a plugin returned, naming the plugin in any error."""
+    if not isinstance(scenes, Scenes):
+        raise CometError(f"dataset {plugin}: generate() must return comet_zoo.data.Scenes, got {type(scenes).__name__}")
     images = scenes.images
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[1] != 3:
         raise CometError(f"dataset {plugin}: images must be a [N, 3, H, W] array")
@@ -52,6 +57,15 @@ def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
         raise CometError(f"dataset {plugin}: image values must lie in [0, 1]")
     if scenes.masks is not None and scenes.masks.shape != (images.shape[0], *images.shape[2:]):
         raise CometError(f"dataset {plugin}: masks must be [N, H, W] matching the images")
+    if scenes.masks is not None and not np.issubdtype(scenes.masks.dtype, np.integer):
+        raise CometError(f"dataset {plugin}: masks must be integer labels, got {scenes.masks.dtype}")
+    if scenes.factors is not None:
+        f = scenes.factors
+        if not isinstance(f, np.ndarray) or f.shape != (len(images), len(scenes.factor_names)):
+            raise CometError(f"dataset {plugin}: factors must be [N, F] with F = len(factor_names) "
+                             f"= {len(scenes.factor_names)}, got {getattr(f, 'shape', type(f).__name__)}")
+    if scenes.descriptions is not None and len(scenes.descriptions) != len(images):
+        raise CometError(f"dataset {plugin}: {len(scenes.descriptions)} descriptions for {len(images)} images")
     return scenes
 
 
