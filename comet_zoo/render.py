@@ -45,6 +45,7 @@ class SceneArrays:
     colour: np.ndarray         # float32 [B, M, 3]: albedo
     metal: np.ndarray          # bool [B, M]
     backdrop: np.ndarray | None = None   # bool [B, M]: part of the set (walls, furniture), mask label 0
+    shadowless: np.ndarray | None = None # bool [B, M]: casts no shadow (walls enclosing the light)
     point_light: bool = False  # light is a position; its colour falls off as 1/d²
 
     def __len__(self) -> int:
@@ -233,8 +234,9 @@ def render(scenes: SceneArrays, height: int, width: int | None = None):
         shadow_pts = corners - corners[..., 2:] / np.maximum(ldir[..., 2:], 1e-2) * ldir
     swept = np.concatenate([corners, shadow_pts], axis=2)                     # [B, M, 16, 3]
     srows, scols, sdepth = _project(swept, cam, (rays.f, rays.r, rays.u), rays.tan, h, w)
+    casts = scenes.active if scenes.shadowless is None else scenes.active & ~scenes.shadowless
     for m in range(slots):
-        k_all = np.nonzero(scenes.active[:, m])[0]
+        k_all = np.nonzero(casts[:, m])[0]
         for k, top, left, th, tw in _tiles(k_all, srows[k_all, m], scols[k_all, m], sdepth[k_all, m], h, w):
             idx, trow, tcol = _tile(k, top, left, th, tw, h, w)
             point, linear = _frame(scenes, m, k)

@@ -13,12 +13,14 @@ edited and recombined by hand, then rendered again with `dataset.render([...])`:
       "objects": [
         {"shape": "cube", "size": "large", "material": "metal", "colour": "red",
          "rgb": [r, g, b], "position": [x, y, z], "rotation": deg, "extent": [ex, ey, ez],
-         "backdrop": false},
+         "backdrop": false, "shadow": true},
         ...
       ]
     }
 
-Object i of `objects` is label i + 1 of the scene's mask. `rgb` and `extent` are
+Object i of `objects` is label i + 1 of the scene's mask; a `backdrop` object
+(a wall, a piece of furniture) is labelled 0, and one with `"shadow": false`
+casts no shadow (a wall that encloses the light). `rgb` and `extent` are
 what the renderer uses; the names (`size`, `colour`) are the attributes a metric
 reads. Swapping whole entries recombines scenes, e.g. the objects of scene A under
 the light of scene B: `{**a, "light": b["light"]}`.
@@ -81,7 +83,8 @@ def pack(descriptions: list[dict]) -> SceneArrays:
         light=np.zeros((b, 3), f32), light_colour=np.zeros((b, 3), f32), ambient=np.zeros((b, 3), f32),
         ground=np.zeros((b, 3), f32), active=np.zeros((b, m), bool), shape=np.zeros((b, m), np.int64),
         centre=np.zeros((b, m, 3), f32), extent=np.ones((b, m, 3), f32), angle=np.zeros((b, m), f32),
-        colour=np.zeros((b, m, 3), f32), metal=np.zeros((b, m), bool), backdrop=np.zeros((b, m), bool))
+        colour=np.zeros((b, m, 3), f32), metal=np.zeros((b, m), bool), backdrop=np.zeros((b, m), bool),
+        shadowless=np.zeros((b, m), bool))
     kinds = set()
     for i, desc in enumerate(descriptions):
         try:
@@ -118,6 +121,7 @@ def pack(descriptions: list[dict]) -> SceneArrays:
                 arr.colour[i, j] = _vec(rgb, "object rgb")
                 arr.metal[i, j] = obj.get("material", "rubber") == "metal"
                 arr.backdrop[i, j] = bool(obj.get("backdrop", False))
+                arr.shadowless[i, j] = not obj.get("shadow", True)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CometError(f"scene description {i}: missing or invalid field {exc}") from None
     if len(kinds) > 1:
