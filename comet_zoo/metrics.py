@@ -383,6 +383,8 @@ def dci(latents, factors, *, alpha: float = 0.02, train_fraction: float = 0.7, s
     (entropies in base F and d, so each lies in [0, 1]);
       informativeness = mean over factors of the held-out R² of the lasso
     (clipped at 0; 1 = every factor linearly predictable). Returns a dict of the three.
+    Read D and C only beside I: when the latents predict nothing (I ≈ 0), R holds
+    the lasso's noise, and D and C are arbitrary (random latents score ~0.75).
     """
     z, v = _latents_factors(latents, factors, "DCI")
     keep = v.std(0) > 0

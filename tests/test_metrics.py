@@ -1,0 +1,305 @@
+"""Metrics against hand-computed cases and scikit-learn / SciPy; segmentation from a
+tiny COMET; trivial baselines on a synthetic sparse scene."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from comet_zoo import metrics as M
+from comet_zoo._fit import SoftmaxClassifier, lasso, max_assignment
+from comet_zoo.baselines.trivial import kmeans_colour, stripes
+from comet_zoo.config import CometConfig
+from comet_zoo.errors import CometError
+from comet_zoo.model import COMET
+from comet_zoo.segment import _batched_vjp_gradients, gradient_maps, gradient_segmentation
+
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+
+def sparse_scenes(n: int = 24, size: int = 32, objects: int = 3, seed: int = 0):
+    """CLEVR-like sparse scenes: a few small discs (radius 2–4 px) on a grey background.
+    → images float32 [N, 3, S, S], masks int64 [N, S, S] (0 = background)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[:size, :size]
+    masks = np.zeros((n, size, size), dtype=np.int64)
+    for i in range(n):
+        for j in range(1, objects + 1):
+            r = rng.integers(2, 5)
+            cy, cx = rng.integers(r, size - r, 2)
+            masks[i][(ys - cy) ** 2 + (xs - cx) ** 2 <= r * r] = j
+    palette = np.array([[0.5, 0.5, 0.5], [0.8, 0.2, 0.2], [0.2, 0.3, 0.9], [0.2, 0.7, 0.2]], dtype=np.float32)
+    images = palette[masks].transpose(0, 3, 1, 2).copy()  # [N, 3, S, S]
+    return images, masks
+
+
+# -- ARI ---------------------------------------------------------------------------
+def test_ari_hand_computed():
+    # contingency: true 0 → {pred 0: 2}; true 1 → {pred 1: 1, pred 2: 1}
+    # index = C(2,2) = 1; rows a = 1 + 1 = 2; cols b = 1; pairs = C(4,2) = 6
+    # expected = 2·1/6 = 1/3; max = 3/2 → ARI = (1 − 1/3) / (3/2 − 1/3) = 4/7
+    assert M.adjusted_rand_index([0, 0, 1, 1], [0, 0, 1, 2]) == pytest.approx(4 / 7)
+    assert M.adjusted_rand_index([0, 0, 1, 1], [5, 5, 3, 3]) == 1.0     # label names do not matter
+    assert M.adjusted_rand_index([0, 0, 0], [1, 1, 1]) == 1.0           # both one cluster
+    assert M.adjusted_rand_index([0, 1, 0, 1], [0, 0, 1, 1]) == pytest.approx(-0.5)
+
+
+def test_ari_matches_sklearn():
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 4, (6, 12, 12))
+    pred = np.where(rng.random((6, 12, 12)) < 0.7, true, rng.integers(-1, 5, (6, 12, 12)))
+    expected = [sklearn_metrics.adjusted_rand_score(t.ravel(), p.ravel()) for t, p in zip(true, pred)]
+    np.testing.assert_allclose(M.ari_scores(true, pred), expected, atol=1e-12)
+    assert M.ari(true, pred) == pytest.approx(np.mean(expected))
+    fg = [sklearn_metrics.adjusted_rand_score(t[t > 0], p[t > 0]) for t, p in zip(true, pred)]
+    assert M.fg_ari(true, pred) == pytest.approx(np.mean(fg))
+    assert M.ari(torch.from_numpy(true), torch.from_numpy(pred)) == pytest.approx(np.mean(expected))
+
+
+def test_fg_ari_ignores_background_and_empty_images():
+    true = np.array([[[0, 0, 1, 1], [0, 0, 2, 2]], [[0, 0, 0, 0], [0, 0, 0, 0]]])  # image 2 has no foreground
+    pred = np.array([[[7, 3, 1, 1], [9, 9, 2, 2]], [[0, 0, 0, 0], [0, 0, 0, 0]]])
+    assert M.fg_ari(true, pred) == 1.0                  # only background pixels disagree
+    assert M.ari_scores(true, pred)[0] < 1.0
+    assert math.isnan(M.ari_scores(true, pred, foreground=True)[1])
+    with pytest.raises(CometError, match="foreground"):
+        M.fg_ari(true[1:], pred[1:])
+
+
+# -- segmentation covering --------------------------------------------------------------
+def test_segmentation_covering_hand_computed():
+    true = np.array([[1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 2, 2], [0, 0, 0, 0]])  # |R1| = 6, |R2| = 2
+    pred = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]])  # |P0| = 4, |P1| = 12
+    # R1: IoU with P0 = 4/6, with P1 = 2/16 → 2/3.   R2: with P0 = 0, with P1 = 2/12 → 1/6.
+    assert M.segmentation_covering(true, pred) == pytest.approx((2 / 3 + 1 / 6) / 2)          # 5/12
+    assert M.segmentation_covering(true, pred, weighted=True) == pytest.approx((6 * 2 / 3 + 2 / 6) / 8)  # 13/24
+    # With the background as a segment too: R0 (8 px) with P1: I = 8, U = 12 → 2/3.
+    assert M.segmentation_covering(true, pred, ignore_background=False) == pytest.approx((2 / 3 + 2 / 3 + 1 / 6) / 3)
+    assert M.segmentation_covering(true, true + 10) == 1.0
+    assert M.segmentation_covering(true, true, weighted=True) == 1.0
+
+
+# -- reconstruction -----------------------------------------------------------------------
+def test_mse_psnr_known_values():
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 3, 8, 8)) * 0.8
+    assert M.mse(a, a) == 0.0
+    assert M.psnr(a, a) == math.inf
+    assert M.mse(a, a + 0.1) == pytest.approx(0.01)
+    assert M.psnr(a, a + 0.1) == pytest.approx(20.0)     # 10 log10(1 / 0.01)
+    assert M.psnr(a, a + 0.01) == pytest.approx(40.0)
+
+
+def test_ssim_identity_constant_and_reference():
+    rng = np.random.default_rng(1)
+    a = rng.random((2, 3, 20, 24))
+    assert M.ssim(a, a) == pytest.approx(1.0)
+    # Constant images: σ = 0, so SSIM = (2 μa μb + C1) / (μa² + μb² + C1) exactly.
+    c1 = 0.01 ** 2
+    assert M.ssim(np.full((1, 3, 16, 16), 0.3), np.full((1, 3, 16, 16), 0.6)) == pytest.approx(
+        (2 * 0.3 * 0.6 + c1) / (0.3 ** 2 + 0.6 ** 2 + c1))
+    # Independent reference: a full 2-D Gaussian kernel through torch's conv2d.
+    b = np.clip(a + 0.1 * rng.standard_normal(a.shape), 0, 1)
+    g = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5 ** 2))
+    kernel = torch.tensor(np.outer(g, g) / np.outer(g, g).sum())[None, None].repeat(3, 1, 1, 1)
+
+    def blur(x):
+        return torch.nn.functional.conv2d(torch.tensor(x), kernel, groups=3).numpy()
+
+    ma, mb = blur(a), blur(b)
+    va, vb, cov = blur(a * a) - ma ** 2, blur(b * b) - mb ** 2, blur(a * b) - ma * mb
+    c2 = 0.03 ** 2
+    ref = ((2 * ma * mb + c1) * (2 * cov + c2) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))).mean()
+    assert M.ssim(a, b) == pytest.approx(ref, rel=1e-9)
+    assert M.ssim(a, np.clip(a + 0.3 * rng.standard_normal(a.shape), 0, 1)) < M.ssim(a, b) < 1
+
+
+# -- solvers behind the disentanglement metrics ---------------------------------------------
+def test_max_assignment_matches_scipy():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n, m = rng.integers(1, 8, 2)
+        score = rng.random((n, m))
+        if trial % 3 == 0:
+            score = np.round(score, 1)                   # ties
+        rows, cols = max_assignment(score)
+        r2, c2 = linear_sum_assignment(score, maximize=True)
+        assert len(rows) == min(n, m) == len(set(rows)) == len(set(cols))
+        assert score[rows, cols].sum() == pytest.approx(score[r2, c2].sum())
+
+
+def test_lasso_matches_sklearn_and_classifier_learns():
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 6))
+    y = x @ rng.standard_normal((6, 2)) + rng.standard_normal((200, 2))
+    x, y = x - x.mean(0), y - y.mean(0)
+    ref = Lasso(alpha=0.1, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(x, y).coef_.T
+    np.testing.assert_allclose(lasso(x, y, 0.1), ref, atol=1e-6)
+    labels = rng.integers(0, 3, 300)
+    feats = np.eye(3)[labels] * 2 + 0.3 * rng.standard_normal((300, 3))
+    clf = SoftmaxClassifier().fit(feats[:200], labels[:200])
+    assert np.mean(clf.predict(feats[200:]) == labels[200:]) > 0.95
+
+
+def test_mutual_information_matches_sklearn():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, 500)
+    b = (a + rng.integers(0, 3, 500)) % 5
+    assert M.mutual_information(a, b) == pytest.approx(sklearn_metrics.mutual_info_score(a, b))
+
+
+# -- disentanglement ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def representations():
+    """Factors [N, 4] (10 values each) and three codes [N, 4]: disentangled (each latent one
+    factor, permuted, rescaled, slightly noisy), entangled (a rotation mixing all factors) and random."""
+    rng = np.random.default_rng(0)
+    v = rng.integers(0, 10, (1500, 4)).astype(np.float64)
+    good = v[:, [2, 0, 3, 1]] * np.array([1.0, -2.0, 0.5, 3.0]) + 0.05 * rng.standard_normal(v.shape)
+    hadamard = np.array([[1, 1, 1, 1], [1, -1, 1, -1], [1, 1, -1, -1], [1, -1, -1, 1]]) / 2
+    mixed = (v - v.mean(0)) @ hadamard                      # a rotation: every latent sees every factor equally
+    random = rng.standard_normal(v.shape)
+    return v, good, mixed, random
+
+
+def test_mig_hand_computed():
+    v = np.array([0, 1] * 50, dtype=float)
+    # z0 = v carries H(v) = log 2; z1 constant carries nothing → gap = H / H = 1
+    assert M.mig(np.stack([v, np.zeros_like(v)], 1), v) == pytest.approx(1.0)
+    # two copies of v: the top two latents tie → gap 0
+    assert M.mig(np.stack([v, v], 1), v) == pytest.approx(0.0)
+
+
+def test_mig_sanity(representations):
+    v, good, mixed, random = representations
+    assert M.mig(good, v) > 0.9
+    assert M.mig(mixed, v) < 0.4
+    assert M.mig(random, v) < 0.05
+
+
+def test_mcc_hand_computed_and_sanity(representations):
+    v, good, mixed, random = representations
+    # A permutation with sign flips is perfectly matched: |corr| = 1 on every pair.
+    assert M.mcc(np.stack([v[:, 1], -v[:, 0]], 1), v[:, :2]) == pytest.approx(1.0)
+    assert M.mcc(good, v) > 0.99
+    assert M.mcc(mixed, v) < 0.6
+    assert M.mcc(random, v) < 0.15
+    assert M.mcc(good, v, method="spearman") > 0.99
+
+
+def test_betavae_sanity(representations):
+    v, good, mixed, random = representations
+    assert M.betavae_score(good, v) > 0.95
+    assert M.betavae_score(mixed, v) < 0.5                # equal mixing: no latent singles a factor out
+    assert M.betavae_score(random, v) < 0.45              # chance is 1/4
+
+
+def test_dci_sanity(representations):
+    v, good, mixed, random = representations
+    scores = M.dci(good, v)
+    assert scores["disentanglement"] > 0.95 and scores["completeness"] > 0.95
+    assert scores["informativeness"] > 0.95
+    mixed_scores = M.dci(mixed, v)
+    assert mixed_scores["disentanglement"] < 0.5 and mixed_scores["completeness"] < 0.5
+    assert mixed_scores["informativeness"] > 0.9          # mixed, but all information is there
+    assert M.dci(random, v)["informativeness"] < 0.05
+
+
+def test_pca_reduce():
+    rng = np.random.default_rng(0)
+    factors = rng.standard_normal((300, 3))
+    latents = (factors @ rng.standard_normal((3, 4 * 5))).reshape(300, 4, 5)  # [N, K, D], rank 3
+    reduced = M.pca_reduce(latents, 3)
+    assert reduced.shape == (300, 3)
+    var = reduced.var(0)
+    assert np.all(np.diff(var) <= 0)                       # ordered by explained variance
+    flat = latents.reshape(300, -1)
+    assert var.sum() == pytest.approx(flat.var(0).sum())   # rank 3: three components keep it all
+    np.testing.assert_allclose(np.corrcoef(reduced.T), np.eye(3), atol=1e-8)
+    np.testing.assert_array_equal(M.pca_reduce(latents, 3), reduced)
+    with pytest.raises(CometError, match="dimension"):
+        M.pca_reduce(latents, 21)
+
+
+# -- bad input ---------------------------------------------------------------------------
+def test_missing_or_mismatched_inputs_raise_one_line_errors():
+    masks = np.zeros((2, 4, 4), dtype=np.int64)
+    cases = [
+        (lambda: M.ari(None, masks), "masks"),
+        (lambda: M.segmentation_covering(None, masks), "masks"),
+        (lambda: M.mig(np.zeros((5, 2)), None), "factors"),
+        (lambda: M.dci(np.zeros((5, 2)), None), "factors"),
+        (lambda: M.ari(masks, masks[:, :3]), "masks must both be"),
+        (lambda: M.ssim(np.zeros((1, 3, 8, 8)), np.zeros((1, 3, 8, 9))), "images must both be"),
+        (lambda: M.mcc(np.zeros((5, 2)), np.zeros((4, 2))), "same number of rows"),
+        (lambda: M.mig(np.zeros((5, 2, 3)), np.zeros((5, 2))), "pca_reduce"),
+    ]
+    for call, needle in cases:
+        with pytest.raises(CometError, match=needle) as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+# -- segmentation from a COMET model -------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_comet():
+    torch.manual_seed(0)
+    config = CometConfig(image_size=16, num_components=2, latent_dim=4, width=8, encoder="conv",
+                         pos_embed=[True, False], steps=3, step_size=10.0)
+    return COMET(config).eval()
+
+
+def test_gradient_segmentation_shape_and_cover(tiny_comet):
+    x = torch.rand(3, 3, 16, 16)
+    masks = gradient_segmentation(tiny_comet, x)             # reconstructs x itself
+    assert masks.shape == (3, 16, 16) and masks.dtype == torch.int64
+    assert masks.min() >= 0 and masks.max() < 2             # every pixel gets a component
+    recon = tiny_comet.reconstruct(x)                        # sampling is random: fix one reconstruction
+    masks = gradient_segmentation(tiny_comet, x, recon)
+    thresholded = gradient_segmentation(tiny_comet, x, recon, threshold=0.5)
+    assert (thresholded == -1).any() and ((thresholded == -1) | (thresholded == masks)).all()
+    with pytest.raises(CometError, match="16"):
+        gradient_segmentation(tiny_comet, torch.rand(1, 3, 8, 8))
+
+
+def test_gradient_maps_equal_one_backward_per_component(tiny_comet):
+    x = torch.rand(2, 3, 16, 16)
+    recon = tiny_comet.reconstruct(x)
+    maps = gradient_maps(tiny_comet, x, recon)              # [B, K, H, W], expanded-copy trick
+    z = tiny_comet.infer(x).detach()
+    xr = recon.clone().requires_grad_(True)
+    energy = tiny_comet.energy(xr, z)                       # [B, K]
+    for k in range(2):
+        (g,) = torch.autograd.grad(energy[:, k].sum(), xr, retain_graph=True)
+        torch.testing.assert_close(maps[:, k], g.abs().sum(1), rtol=1e-5, atol=1e-12)
+    # the generic fallback for other energy plugins agrees too
+    torch.testing.assert_close(_batched_vjp_gradients(tiny_comet, recon, z).abs().sum(2), maps,
+                               rtol=1e-5, atol=1e-12)
+    assert not torch.equal(maps[:, 0], maps[:, 1])          # components are told apart
+
+
+# -- trivial baselines ---------------------------------------------------------------------
+def test_stripes_inflate_fg_ari_on_sparse_scenes():
+    images, masks = sparse_scenes()
+    pred = stripes(images, 4)
+    assert pred.shape == masks.shape and set(np.unique(pred)) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(pred[0, 0], np.repeat(np.arange(4), 8))
+    # Knowing nothing about objects, stripes still score well on foreground ARI
+    # (each small object mostly lies in one stripe) but not on full-image ARI.
+    assert M.fg_ari(masks, pred) > 0.3
+    assert M.ari(masks, pred) < 0.1
+
+
+def test_kmeans_colour_separates_colours():
+    images, masks = sparse_scenes(n=6)
+    pred = kmeans_colour(images, 4, seed=0)
+    assert pred.shape == masks.shape
+    assert M.ari(masks, pred) > 0.9                        # distinct flat colours: near perfect
+    np.testing.assert_array_equal(kmeans_colour(images, 4, seed=0), pred)
