@@ -3,6 +3,7 @@
 Segmentation (masks: int [N, H, W], any integer labels; ground truth 0 = background)
     ari, fg_ari, ari_scores                  adjusted Rand index, per image then averaged
     segmentation_covering, covering_scores   mean segmentation covering (weighted or not)
+    segmentation_scores                      all four in one dict
 Reconstruction (images: float [N, 3, H, W] in [0, 1])
     mse, psnr, ssim
 Disentanglement (latents: float [N, d]; factors: float [N, F])
@@ -173,6 +174,17 @@ def segmentation_covering(true_masks, pred_masks, *, weighted: bool = False,
     if np.all(np.isnan(scores)):
         raise CometError("segmentation covering: no image has a ground-truth segment to cover")
     return float(np.nanmean(scores))
+
+
+def segmentation_scores(true_masks, pred_masks) -> dict:
+    """The four segmentation numbers of a table row: fg_ari, ari, msc (unweighted
+    covering) and wsc (weighted covering), each a mean over images."""
+    return {
+        "fg_ari": fg_ari(true_masks, pred_masks),
+        "ari": ari(true_masks, pred_masks),
+        "msc": segmentation_covering(true_masks, pred_masks),
+        "wsc": segmentation_covering(true_masks, pred_masks, weighted=True),
+    }
 
 
 # -- reconstruction -------------------------------------------------------------------

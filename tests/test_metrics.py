@@ -11,7 +11,7 @@ import torch
 
 from comet_zoo import metrics as M
 from comet_zoo._fit import SoftmaxClassifier, lasso, max_assignment
-from comet_zoo.baselines.trivial import kmeans_colour, stripes
+from comet_zoo.baselines.trivial import baseline_scores, kmeans_colour, stripes
 from comet_zoo.config import CometConfig
 from comet_zoo.errors import CometError
 from comet_zoo.model import COMET
@@ -295,6 +295,9 @@ def test_stripes_inflate_fg_ari_on_sparse_scenes():
     # (each small object mostly lies in one stripe) but not on full-image ARI.
     assert M.fg_ari(masks, pred) > 0.3
     assert M.ari(masks, pred) < 0.1
+    rows = baseline_scores(images, masks, 4)
+    assert rows["stripes"]["fg_ari"] == pytest.approx(M.fg_ari(masks, pred))
+    assert set(rows["kmeans_colour"]) == {"fg_ari", "ari", "msc", "wsc"}
 
 
 def test_kmeans_colour_separates_colours():

@@ -8,6 +8,7 @@ something only by its margin over these.
 
     stripes(images, k)              [N, H, W]: pixel column → one of k equal-width stripes
     kmeans_colour(images, k, seed)  [N, H, W]: per image, k-means on the RGB of its pixels
+    baseline_scores(images, masks, k)  both, scored: the rows to print under a model's row
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CometError
+from ..metrics import segmentation_scores
 
 
 def _images(images) -> np.ndarray:
@@ -70,3 +72,12 @@ def kmeans_colour(images, k: int, seed: int = 0, iters: int = 25) -> np.ndarray:
         centres = np.where(counts[..., None] > 0, sums / np.maximum(counts, 1)[..., None], centres)
     dist = ((pixels[:, :, None, :] - centres[:, None, :, :]) ** 2).sum(-1)
     return dist.argmin(-1).reshape(n, h, w).astype(np.int64)
+
+
+def baseline_scores(images, masks, k: int, seed: int = 0) -> dict:
+    """{"stripes": scores, "kmeans_colour": scores} with the same K as the model,
+    scores as in metrics.segmentation_scores (fg_ari, ari, msc, wsc)."""
+    return {
+        "stripes": segmentation_scores(masks, stripes(images, k)),
+        "kmeans_colour": segmentation_scores(masks, kmeans_colour(images, k, seed)),
+    }
