@@ -9,6 +9,7 @@ import typer
 from comet_zoo.errors import CometError
 
 from . import hub as hub_cmd
+from . import datasets as datasets_cmd
 from . import plugins as plugins_cmd
 from . import train as train_cmd
 from ._console import errors
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.command("train")(train_cmd.train)
 app.command("plugins")(plugins_cmd.plugins)
+app.add_typer(datasets_cmd.app, name="datasets")
 app.command("pull")(hub_cmd.pull)
 app.command("list")(hub_cmd.list_models)
 app.command("card")(hub_cmd.card)
