@@ -60,7 +60,8 @@ class DirHub:
         folder = self.root / check_name(name)
         if not folder.is_dir():
             return []
-        return sort_versions(p.name for p in folder.iterdir() if (p / manifest.MANIFEST).is_file())
+        # Any vN folder counts: a pull of one that is not a valid artifact says why it is refused.
+        return sort_versions(p.name for p in folder.iterdir() if p.is_dir())
 
     def local_snapshot(self, name: str, version: str) -> Path | None:
         """The artifact folder itself (cards and sizes are read from it without a pull)."""
@@ -138,12 +139,16 @@ class HfHub:
             return []
 
     def versions(self, name: str) -> list[str]:
-        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
         try:
             refs = self._api().list_repo_refs(self._repo(name))
         except (RepositoryNotFoundError, RevisionNotFoundError):
             return []
+        except HfHubHTTPError as exc:
+            if getattr(exc.response, "status_code", None) == 404:  # mirrors answer a bare 404 for a missing repo
+                return []
+            raise CometError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {str(exc).splitlines()[0]}") from None
         except Exception as exc:
             raise CometError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {type(exc).__name__}") from None
         return sort_versions(tag.name for tag in refs.tags)
@@ -165,11 +170,11 @@ class HfHub:
             def get(filename: str) -> Path:
                 return Path(hf_hub_download(repo, filename, revision=version, local_dir=staging,
                                             endpoint=self.endpoint, library_name="comet-zoo"))
-            try:
-                listed = manifest.parse(get(manifest.MANIFEST).read_text(encoding="utf-8"), where)
-            except EntryNotFoundError:
-                files = self._api().list_repo_files(repo, revision=version)
+            # The file list of the tag first: a repo without a manifest is explained, not half-fetched.
+            files = self._api().list_repo_files(repo, revision=version)
+            if manifest.MANIFEST not in files:
                 _pickles_only(files, where)
+            listed = manifest.parse(get(manifest.MANIFEST).read_text(encoding="utf-8"), where)
             for rel in listed:
                 path = get(rel)
                 if on_bytes:

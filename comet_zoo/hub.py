@@ -146,7 +146,7 @@ def _check_weights(snapshot: Path, label: str) -> None:
 
 # -- resolving names ------------------------------------------------------------
 def _unknown(name: str, backends: list) -> CometError:
-    known = sorted({n for b in backends for n in b.names()} | set(cached_names()))
+    known = sorted(({n for b in backends for n in b.names()} | set(cached_names())) - {name})
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else (f"; known: {', '.join(known)}" if known else "")
     return CometError(f"unknown model {name!r}{hint}")

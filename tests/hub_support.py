@@ -106,3 +106,46 @@ class OlahServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# -- models and artifacts ------------------------------------------------------------
+def make_model(folder: Path, seed: int = 0, components: int = 4, pos_embed: list[bool] | None = None) -> Path:
+    """A tiny untrained COMET saved like `comet train` exports it (model.safetensors + config.json)."""
+    import torch
+
+    from comet_zoo.config import CometConfig
+    from comet_zoo.model import COMET
+
+    torch.manual_seed(seed)
+    config = CometConfig(image_size=16, num_components=components, latent_dim=8, width=8, num_blocks=2,
+                         stem_stride=2, encoder="recurrent", pos_embed=pos_embed or [True] * components, steps=2)
+    COMET(config).save_pretrained(folder)
+    return folder
+
+
+def make_card_source(folder: Path, name: str, components: int = 4) -> Path:
+    """A card source and the recipe it names (16x16 shapes, matching make_model)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    recipe = folder / f"{name}-recipe.json"
+    recipe.write_text('{"model": {"image_size": 16, "num_components": %d, "width": 8, "latent_dim": 8},'
+                      ' "train": {"dataset": "shapes", "dataset_options": {"max_objects": 2}, "total_steps": 1}}'
+                      % components)
+    concepts = "\n".join(f"  - {{name: obj{k}, kind: local, description: object {k}, exemplar: {k % 2}}}"
+                         for k in range(components))
+    source = folder / f"{name}.yaml"
+    source.write_text(f"name: {name}\ntitle: Test {name}\nsummary: a test model\nrecipe: {recipe}\n"
+                      f"exemplars: 4\ntags: [test]\nconcepts:\n{concepts}\n")
+    return source
+
+
+def hub_env(home: Path, hub: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMET_", "HF_"))}
+    env.update(COMET_HOME=str(home), COMET_HUB=hub, COMET_CONFIG=str(home / "no-config.toml"),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_HOME=str(home / "hf-home"), **extra)
+    return env
+
+
+def comet(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess (python -m, so it runs from this checkout's interpreter)."""
+    return subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)

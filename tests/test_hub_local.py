@@ -1,0 +1,194 @@
+"""The hub end to end on a local directory hub: push, pull, list, card, rm, versions,
+verification (truncated / bit-flipped / pickle-only), and concurrent pulls."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from comet_zoo import hub, manifest
+from comet_zoo._hubs import open_hub
+from comet_zoo.errors import CometError
+from hub_support import comet, hub_env, make_card_source, make_model
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """A file:// hub holding toy@v1 and toy@v2 (different weights), built by `hub.push`."""
+    root = tmp_path_factory.mktemp("zoo")
+    source = make_card_source(root / "src", "toy")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COMET_HOME", str(root / "publisher-home"))
+    mp.setenv("COMET_CONFIG", str(root / "no-config.toml"))
+    for version, seed in (("v1", 0), ("v2", 1)):
+        hub.push(make_model(root / f"model-{version}", seed=seed), "toy", version,
+                 hub=f"file://{root / 'hub'}", card_source=source)
+    mp.undo()
+    return root / "hub"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, zoo):
+    monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COMET_HUB", f"file://{zoo}")
+    monkeypatch.setenv("COMET_CONFIG", str(tmp_path / "no-config.toml"))
+    return tmp_path / "home"
+
+
+def test_artifact_is_a_plain_model_repo(zoo):
+    v1 = zoo / "toy" / "v1"
+    names = {p.relative_to(v1).as_posix() for p in v1.rglob("*") if p.is_file()}
+    assert {"model.safetensors", "config.json", "README.md", "SHA256SUMS", "reconstructions.png"} <= names
+    assert sorted(n for n in names if n.startswith("exemplars/")) == [f"exemplars/{i}.png" for i in range(4)]
+    manifest.verify(v1)
+    from huggingface_hub import ModelCard
+
+    data = ModelCard.load(v1 / "README.md").data.to_dict()
+    assert data["library_name"] == "comet-zoo" and data["datasets"] == ["shapes"]
+    assert [c["name"] for c in data["concepts"]] == ["obj0", "obj1", "obj2", "obj3"]
+    assert {c["kind"] for c in data["concepts"]} == {"local"} and data["concepts"][2]["index"] == 2
+    assert data["training"]["train"]["dataset"] == "shapes" and "mse" in data["metrics"]
+
+
+def test_newest_and_pinned_versions(home):
+    assert hub.resolve("toy").name == "v2"
+    v1 = hub.resolve("toy@v1")
+    assert v1 == home / "models" / "toy" / "v1"
+    assert (v1 / "model.safetensors").read_bytes() != (home / "models/toy/v2/model.safetensors").read_bytes()
+    model = hub.load_model("toy@v1")
+    assert type(model).__name__ == "COMET" and model.config.num_components == 4
+    info = hub.card("toy")
+    assert info.version == "v2" and info.concept("obj1").index == 1
+    with pytest.raises(CometError, match="no concept 'light0'"):
+        info.concept("light0")
+
+
+def test_cli_pull_list_card_rm(home, zoo):
+    env = hub_env(home, f"file://{zoo}")
+    pulled = comet("pull", "toy@v1", env=env)
+    assert pulled.returncode == 0, pulled.stderr
+    listed = comet("list", "--versions", env=env)
+    assert listed.returncode == 0 and "toy" in listed.stdout and "v2" in listed.stdout
+    assert "obj0…obj3" in comet("list", env=env).stdout
+    card = comet("card", "toy", env=env)
+    assert card.returncode == 0 and "Concepts" in card.stdout and "obj3" in card.stdout
+    assert comet("rm", "toy@v1", env=env).returncode == 0
+    assert not (home / "models" / "toy" / "v1").exists() and (home / "models" / "toy" / "v2").is_dir()
+    gone = comet("rm", "toy@v1", env=env)
+    assert gone.returncode == 2 and "not in the cache" in gone.stderr
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("../x", "invalid model name"), ("/etc/passwd", "invalid model name"), ("Toy", "invalid model name"),
+    ("toy@1", "invalid version"), ("toy@v1/../../x", "invalid version"), ("toi", "did you mean toy"),
+    ("toy@v9", "no version v9; known: v1, v2"),
+])
+def test_bad_names_are_one_line_errors(home, zoo, bad, message):
+    result = comet("pull", bad, env=hub_env(home, f"file://{zoo}"))
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (home / "models").exists() or not any((home / "models").rglob("*.safetensors"))
+
+
+def test_hub_urls_with_credentials_are_refused(home):
+    for url in ("hf://user:secret@org", "file://user:pw@host/zoo"):
+        with pytest.raises(CometError, match="credentials") as err:
+            open_hub(url)
+        assert "secret" not in str(err.value) and "pw" not in str(err.value)
+
+
+def _damaged_hub(zoo: Path, tmp: Path, damage) -> Path:
+    bad = tmp / "bad-hub"
+    shutil.copytree(zoo / "toy" / "v1", bad / "toy" / "v1")
+    damage(bad / "toy" / "v1")
+    return bad
+
+
+def _truncate(folder: Path) -> None:
+    path = folder / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _flip(folder: Path) -> None:
+    path = folder / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-7] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip])
+def test_corrupt_weights_are_refused_and_nothing_is_cached(home, zoo, tmp_path, monkeypatch, damage):
+    bad = _damaged_hub(zoo, tmp_path, damage)
+    monkeypatch.setenv("COMET_HUB", f"file://{bad}")
+    with pytest.raises(CometError, match="model.safetensors does not match its sha256"):
+        hub.resolve("toy@v1")
+    leftovers = [p for p in (home / "models").rglob("*")] if (home / "models").exists() else []
+    assert all(p.is_dir() for p in leftovers) and not (home / "models" / "toy" / "v1").exists()
+
+
+def test_pickle_only_repo_is_refused(home, tmp_path, monkeypatch):
+    repo = tmp_path / "pickles" / "evil" / "v1"
+    repo.mkdir(parents=True)
+    (repo / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # a pickle: never opened
+    (repo / "config.json").write_text("{}")
+    monkeypatch.setenv("COMET_HUB", f"file://{tmp_path / 'pickles'}")
+    with pytest.raises(CometError, match="only pickle-format weights .*pytorch_model.bin"):
+        hub.resolve("evil@v1")
+
+
+def test_manifest_cannot_point_outside_the_snapshot(home, zoo, tmp_path, monkeypatch):
+    def escape(folder: Path) -> None:
+        text = (folder / "SHA256SUMS").read_text()
+        (folder / "SHA256SUMS").write_text(text + f"{'0' * 64}  ../../outside.txt\n")
+    monkeypatch.setenv("COMET_HUB", f"file://{_damaged_hub(zoo, tmp_path, escape)}")
+    with pytest.raises(CometError, match="refused file name '../../outside.txt'"):
+        hub.resolve("toy@v1")
+    assert not (home / "outside.txt").exists()
+
+
+def test_damaged_cache_is_repulled(home):
+    path = hub.resolve("toy@v1")
+    _flip(path)
+    again = hub.resolve("toy@v1")
+    manifest.verify(again)
+
+
+def test_push_refuses_existing_versions_and_read_only_hubs(zoo, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
+    model = make_model(tmp_path / "m")
+    with pytest.raises(CometError, match="already exists"):
+        hub.push(model, "toy", "v1", hub=f"file://{zoo}")
+    with pytest.raises(CometError, match="read-only"):
+        hub.push(model, "toy", "v3", hub="bundled", card_source=make_card_source(tmp_path / "s", "toy"))
+
+
+def test_push_by_default_goes_to_the_local_hub(tmp_path, zoo):
+    home = tmp_path / "home"
+    env = hub_env(home, f"bundled,file://{home / 'hub'}")
+    src = make_card_source(tmp_path / "src", "mine")
+    model = make_model(tmp_path / "model", seed=3)
+    pushed = comet("push", str(model), "--as", "mine", "--version", "v1", "--card", str(src), "--fp16", env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    manifest.verify(home / "hub" / "mine" / "v1")
+    from safetensors import safe_open
+
+    with safe_open(str(home / "hub/mine/v1/model.safetensors"), "pt") as f:
+        assert f.get_tensor(next(iter(f.keys()))).dtype.is_floating_point
+    assert comet("pull", "mine", env=env).returncode == 0
+
+
+def test_concurrent_pulls_end_with_one_good_copy(tmp_path, zoo):
+    home = tmp_path / "home"
+    env = hub_env(home, f"file://{zoo}")
+    code = "import sys; from comet_zoo import hub; print(hub.resolve('toy@v2'))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert {o.strip() for o, _ in outs} == {str(home / "models" / "toy" / "v2")}
+    assert sorted(p.name for p in (home / "models" / "toy").iterdir()) == ["v2"]  # no temporary leftovers
+    manifest.verify(home / "models" / "toy" / "v2")
