@@ -21,13 +21,20 @@ from .errors import CometError
 
 
 def gradient_maps(model, x: torch.Tensor, recon: torch.Tensor | None = None,
-                  z: torch.Tensor | None = None) -> torch.Tensor:
+                  z: torch.Tensor | None = None, chunk: int = 32) -> torch.Tensor:
     """|∇x E(x̂, z_k)| per component, summed over colour channels: [B, K, H, W].
 
     x [B, 3, H, W] is the observed image (z is inferred from it unless given);
     x̂ = recon, the model's reconstruction (computed here when None), is where
-    the gradient is taken, as in the paper.
+    the gradient is taken, as in the paper. Images go through `chunk` at a time,
+    so memory stays that of one chunk × K.
     """
+    if chunk < 1:
+        raise CometError(f"segmentation chunk must be >= 1, got {chunk}")
+    if len(x) > chunk:
+        parts = [gradient_maps(model, x[i:i + chunk], None if recon is None else recon[i:i + chunk],
+                               None if z is None else z[i:i + chunk], chunk) for i in range(0, len(x), chunk)]
+        return torch.cat(parts)
     if x.dim() != 4 or x.shape[1] != 3:
         raise CometError(f"segmentation: images must be [B, 3, H, W]; got {tuple(x.shape)}")
     size = model.config.image_size
@@ -83,14 +90,14 @@ def _batched_vjp_gradients(model, x: torch.Tensor, z: torch.Tensor) -> torch.Ten
 
 
 def gradient_segmentation(model, x: torch.Tensor, recon: torch.Tensor | None = None, *,
-                          threshold: float | None = None, background: int = -1) -> torch.Tensor:
+                          threshold: float | None = None, background: int = -1, chunk: int = 32) -> torch.Tensor:
     """Component index (0..K−1) of the strongest |∇x E_k| at each pixel: int64 [B, H, W].
 
     threshold: optional fraction of each image's largest gradient magnitude; a
     pixel whose strongest component falls below it is labelled `background`
     (default −1) — the paper's thresholding. None assigns every pixel.
     """
-    maps = gradient_maps(model, x, recon)                  # [B, K, H, W]
+    maps = gradient_maps(model, x, recon, chunk=chunk)      # [B, K, H, W]
     strength, masks = maps.max(dim=1)                       # [B, H, W] each
     if threshold is not None:
         if not 0 <= threshold < 1:

@@ -283,6 +283,7 @@ def test_gradient_maps_equal_one_backward_per_component(tiny_comet):
     torch.testing.assert_close(_batched_vjp_gradients(tiny_comet, recon, z).abs().sum(2), maps,
                                rtol=1e-5, atol=1e-12)
     assert not torch.equal(maps[:, 0], maps[:, 1])          # components are told apart
+    torch.testing.assert_close(gradient_maps(tiny_comet, x, recon, chunk=1), maps)  # chunking changes nothing
 
 
 # -- trivial baselines ---------------------------------------------------------------------
