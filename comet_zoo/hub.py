@@ -156,10 +156,15 @@ def locate(spec: Spec | str, backends: list | None = None) -> tuple[str, object 
     """The concrete version of a spec and the first hub that has it (None: only in the cache)."""
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     backends = hubs() if backends is None else backends
-    offers = [(b, b.versions(spec.name)) for b in backends]
+    offers, failures = [], []
+    for backend in backends:
+        try:
+            offers.append((backend, backend.versions(spec.name)))
+        except CometError as exc:  # an unreachable hub: the others and the cache may still answer
+            failures.append(exc)
     known = sort_versions([v for _, vs in offers for v in vs] + cached_versions(spec.name))
     if not known:
-        raise _unknown(spec.name, backends)
+        raise failures[0] if failures else _unknown(spec.name, backends)
     version = spec.version or known[-1]
     if version not in known:
         raise CometError(f"{spec.name} has no version {version}; known: {', '.join(known)}")
@@ -262,8 +267,11 @@ def catalog() -> list[Entry]:
     for backend in backends:
         for name in backend.names():
             entry = entries.setdefault(name, Entry(name))
-            for version in backend.versions(name):
-                entry.versions.setdefault(version, backend.url)
+            try:
+                for version in backend.versions(name):
+                    entry.versions.setdefault(version, backend.url)
+            except CometError:
+                continue  # an unreachable hub lists nothing; the rest of the table still shows
     for name in cached_names():
         entry = entries.setdefault(name, Entry(name))
         entry.pulled = cached_versions(name)

@@ -1,0 +1,93 @@
+"""The bundled zoo: complete, verified, small, and pullable offline, from a regular
+(non-editable) install too."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from comet_zoo import manifest
+from comet_zoo._hubs import bundled_root, open_hub
+from comet_zoo.cards import read_card
+from hub_support import comet, hub_env
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = ("clevr", "clevr-lighting", "clevr-toy")
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_bundled_model_is_complete(name):
+    bundled = open_hub("bundled")
+    assert "v1" in bundled.versions(name)
+    snapshot = bundled_root() / name / "v1"
+    manifest.verify(snapshot)
+    info = read_card(snapshot)
+    assert (info.name, info.version) == (name, "v1")
+    assert 4 <= len(info.exemplars) <= 8 and all((snapshot / e).is_file() for e in info.exemplars)
+    config = json.loads((snapshot / "config.json").read_text())
+    assert len(info.concepts) == config["num_components"]
+    for concept, pos in zip(info.concepts, config["pos_embed"]):
+        assert concept.kind == ("local" if pos else "global")
+    assert not [p for p in snapshot.rglob("*") if p.suffix in manifest.PICKLE_SUFFIXES]
+
+
+def test_clevr_lighting_has_a_light_and_four_objects():
+    info = read_card(bundled_root() / "clevr-lighting" / "v1")
+    assert [c.name for c in info.concepts] == ["light0", "obj0", "obj1", "obj2", "obj3"]
+    assert info.concepts[0].kind == "global"
+
+
+def test_bundled_zoo_is_small():
+    total = sum(p.stat().st_size for p in bundled_root().rglob("*") if p.is_file())
+    assert total <= 40 * 2**20, f"bundled zoo is {total / 2**20:.1f} MB"
+
+
+def test_offline_pull_into_a_fresh_home(tmp_path):
+    env = hub_env(tmp_path / "home", "", HF_HUB_OFFLINE="1")
+    del env["COMET_HUB"]  # the built-in default order: bundled, then COMET_HOME/hub
+    result = comet("pull", "clevr-toy", env=env)
+    assert result.returncode == 0, result.stderr
+    snapshot = tmp_path / "home" / "models" / "clevr-toy" / "v1"
+    manifest.verify(snapshot)
+    listed = comet("list", env=env)
+    assert all(name in listed.stdout for name in ZOO) and "v1" in listed.stdout
+
+
+def test_regular_install_carries_the_zoo(tmp_path):
+    """Build a wheel from a copy of the sources, install it into a target folder (no deps)
+    and pull offline with only that install of comet_zoo importable first."""
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", ".*")
+    for part in ("comet_zoo", "cli", "plugins"):
+        shutil.copytree(REPO / part, src / part, ignore=skip)
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / part, src / part)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "dist").glob("comet_zoo-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ZOO:
+        for rel in manifest.read(bundled_root() / name / "v1"):
+            assert f"comet_zoo/zoo/{name}/v1/{rel}" in names
+    assert "comet_zoo/recipes/quickstart.json" in names
+    target = tmp_path / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    env = hub_env(tmp_path / "home", "", HF_HUB_OFFLINE="1", PYTHONPATH=str(target))
+    del env["COMET_HUB"]
+    code = ("import comet_zoo, sys; from comet_zoo import hub; print(comet_zoo.__file__); "
+            "print(hub.resolve('clevr-toy')); print(type(hub.load_model('clevr-toy')).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    module, snapshot, model = out.stdout.split()
+    assert module.startswith(str(target)) and model == "COMET"
+    assert Path(snapshot) == tmp_path / "home" / "models" / "clevr-toy" / "v1"
