@@ -164,8 +164,9 @@ class HfHub:
         from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
         repo, where = self._repo(name), f"{name}@{version} in {self.url}"
-        # hf_hub_download keeps its bookkeeping in local_dir/.cache: download beside dest, then move.
-        staging = Path(tempfile.mkdtemp(prefix=".hf-", dir=dest.parent))
+        # hf_hub_download keeps its bookkeeping in local_dir/.cache: download into a hidden folder of
+        # the (temporary) destination, move the listed files out, drop the rest.
+        staging = dest / ".hf-staging"
         try:
             def get(filename: str) -> Path:
                 return Path(hf_hub_download(repo, filename, revision=version, local_dir=staging,
