@@ -51,7 +51,20 @@ class CardInfo:
     title: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     training: dict = field(default_factory=dict)
-    text: str = ""   # the whole README.md
+    text: str = ""   # the card body (markdown, without front matter)
+    snapshot: Path | None = None
+
+    def exemplar(self, index: int | None = None, concept: str | None = None) -> Path:
+        """Path of exemplar `index`, else of the concept's own exemplar, else the first one."""
+        if self.snapshot is None:
+            raise CometError(f"{self.name}@{self.version}: the card is not attached to a snapshot")
+        if index is None:
+            rel = self.concept(concept).exemplar if concept else self.exemplars[0]
+        elif 0 <= index < len(self.exemplars):
+            rel = self.exemplars[index]
+        else:
+            raise CometError(f"{self.name}@{self.version} has exemplars 0..{len(self.exemplars) - 1}, not {index}")
+        return self.snapshot / rel
 
     def concept(self, name: str) -> Concept:
         for c in self.concepts:
@@ -197,5 +210,5 @@ def read_card(snapshot: str | Path) -> CardInfo:
         name=name, version=version, concepts=check_concepts(raw, len(raw), exemplars, str(path)),
         exemplars=exemplars, dataset=datasets[0] if datasets else None,
         title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
-        metrics=metrics, training=data.get("training") or {}, text=card.text,
+        metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
     )

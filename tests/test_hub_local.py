@@ -65,6 +65,9 @@ def test_newest_and_pinned_versions(home):
     assert info.version == "v2" and info.concept("obj1").index == 1
     with pytest.raises(CometError, match="no concept 'light0'"):
         info.concept("light0")
+    assert info.exemplar() == info.snapshot / "exemplars/0.png" and info.exemplar(concept="obj3").is_file()
+    with pytest.raises(CometError, match="exemplars 0..3, not 9"):
+        info.exemplar(9)
 
 
 def test_cli_pull_list_card_rm(home, zoo):
