@@ -33,10 +33,21 @@ def train(
     steps: Optional[int] = typer.Option(None, "--steps", help="Override the recipe's total steps."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
+    nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (gloo on CPU, NCCL on GPU)."),
 ) -> None:
     """Train a COMET model from a recipe (the paper's Algorithm 1)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    import os
 
+    if nproc != 1 and "WORLD_SIZE" not in os.environ:
+        from comet_zoo.distributed import launch
+
+        argv = ["train", recipe, "--out", str(out), "--device", device]
+        argv += ["--resume"] if resume else []
+        argv += ["--steps", str(steps)] if steps is not None else []
+        argv += ["--encoder", encoder] if encoder is not None else []
+        launch(argv, nproc)
+        return
+    from comet_zoo.distributed import shutdown
     from comet_zoo.errors import CometError
     from comet_zoo.recipe import Recipe
     from comet_zoo.train import Trainer
@@ -48,8 +59,20 @@ def train(
         spec.train.total_steps = steps
     if encoder is not None:
         spec.model.encoder = encoder
-    trainer = Trainer(spec, out, device=device, resume=resume)
-    console.print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device} → {out}")
+    try:
+        _train(Trainer(spec, out, device=device, resume=resume), spec, out)
+    finally:
+        shutdown()
+
+
+def _train(trainer, spec, out: Path) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    if trainer.rank != 0:
+        trainer.run()
+        return
+    console.print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
+                  f"{f' × {trainer.world_size} processes' if trainer.world_size > 1 else ''} → {out}")
     columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                TextColumn("{task.fields[ips]} img/s"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:

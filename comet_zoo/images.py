@@ -55,3 +55,38 @@ def save_png(image: Image.Image, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
     return path
+
+
+def labelled_grid(rows: list[list[tuple[str, torch.Tensor]]], scale: int = 2, pad: int = 4) -> Image.Image:
+    """Rows of (label, image [3, H, W]) cells; each label is written above its cell."""
+    from PIL import ImageDraw
+
+    cells = [cell for row in rows for cell in row]
+    if not cells:
+        raise CometError("nothing to draw")
+    h, w = cells[0][1].shape[-2] * scale, cells[0][1].shape[-1] * scale
+    label_h = 12
+    ncols = max(len(row) for row in rows)
+    canvas = Image.new("RGB", (ncols * (w + pad) + pad, len(rows) * (h + label_h + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, row in enumerate(rows):
+        for c, (label, image) in enumerate(row):
+            x0, y0 = pad + c * (w + pad), pad + r * (h + label_h + pad)
+            tile = Image.fromarray(to_uint8(image[None])[0]).resize((w, h), Image.Resampling.NEAREST)
+            canvas.paste(tile, (x0, y0 + label_h))
+            draw.text((x0, y0), label[: max(4, w // 6)], fill=(0, 0, 0))
+    return canvas
+
+
+def save_gif(frames: list[torch.Tensor], path: str | Path, scale: int = 2, ms_per_frame: int = 120) -> Path:
+    """Frames [B, 3, H, W] (first image of each) → an animated GIF, written atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".gif":
+        raise CometError(f"trajectory output must be a .gif file, got {path.name}")
+    images = []
+    for frame in frames:
+        im = Image.fromarray(to_uint8(frame[:1])[0])
+        images.append(im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST))
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    return path

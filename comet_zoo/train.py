@@ -12,6 +12,7 @@ exact run: same batches, same noise, same final weights.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from safetensors.torch import save_file
 
 from ._io import atomic_path
 from .data import load_dataset
+from .device import resolve_device
+from .distributed import all_reduce_mean, init_from_env
 from .errors import CometError
 from .images import grid, save_png
 from .model import COMET
@@ -37,18 +40,6 @@ RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every")
 def _run_identity(recipe: dict) -> dict:
     train = {k: v for k, v in recipe.get("train", {}).items() if k not in RESUMABLE_CHANGES}
     return {"model": recipe.get("model"), "train": train}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise CometError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CometError("CUDA was requested but no GPU is available")
-    return device
 
 
 @dataclass
@@ -65,6 +56,11 @@ class Trainer:
         self.recipe, self.cfg = recipe, recipe.train
         self.out_dir = Path(out_dir)
         self.device = resolve_device(device)
+        self.rank, self.world_size = init_from_env(self.device)
+        if self.cfg.batch_size % self.world_size:
+            raise CometError(f"batch_size {self.cfg.batch_size} does not split over {self.world_size} processes")
+        if self.device.type == "cuda" and self.world_size > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.manual_seed(self.cfg.seed)
         self.model = COMET(recipe.model).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
@@ -83,11 +79,17 @@ class Trainer:
 
     # -- one step of Algorithm 1 ----------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Next (x [B, 3, H, W], x_0 [B, 3, H, W]) from the run's generator."""
+        """This rank's slice of the next global batch: (x, x_0), each [B / world, 3, H, W].
+
+        Every rank draws the same global batch from the run's generator, so the
+        run does not depend on how many processes share it.
+        """
         idx = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.generator)
-        x = self.images[idx].to(self.device, torch.float32) / 255.0
-        x0 = torch.rand(x.shape, generator=self.generator).to(self.device)
-        return x, x0
+        x0 = torch.rand((self.cfg.batch_size, *self.images.shape[1:]), generator=self.generator)
+        per = self.cfg.batch_size // self.world_size
+        mine = slice(self.rank * per, (self.rank + 1) * per)
+        x = self.images[idx[mine]].to(self.device, torch.float32) / 255.0
+        return x, x0[mine].to(self.device)
 
     def loss(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         z = self.model.infer(x)                                              # [B, K, D]
@@ -104,11 +106,15 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
         loss = self.loss(x, x0)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # The mean over ranks of equal slices is the loss of the global batch.
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        loss = loss.detach()
+        all_reduce_mean(grads + [loss.view(1)])
         if not torch.isfinite(loss):
             raise CometError(
                 f"loss became {loss.item()} at step {self.step}; the last good checkpoint is kept in {self.out_dir}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
@@ -124,6 +130,8 @@ class Trainer:
             t0 = time.perf_counter()
             loss = self.train_step()
             stats = StepStats(self.step, loss, self.cfg.batch_size / (time.perf_counter() - t0))
+            if self.rank != 0:
+                continue  # rank 0 alone reports and writes
             if on_step:
                 on_step(stats)
             if self.step % self.cfg.log_every == 0:

@@ -1,0 +1,165 @@
+"""The cross-model composer: terms from many models, descended on one shared canvas.
+
+    E(x) = Σ_i c_m(i) · w_i · E_m(i)(resize(x, s_m(i)), z_i)
+
+x is one RGB canvas [B, 3, S, S]; each model m sees it resized (differentiably,
+antialiased) to its native size s_m. The terms of one model run in one batched
+call per step; all models share one step loop on one device.
+
+Step sizes. Energies are only defined up to a scale, which each model's trained
+step size λ_m absorbs, so raw energies of two models are not comparable. Each
+model's term is therefore weighted by c_m = λ_m · (S / s_m)²: descending on
+Σ_m c_m E_m with step 1 moves the canvas, per model, exactly as that model's own
+sampler would (λ_m), and the (S / s_m)² undoes the dilution of the gradient by
+the resize (downsampling by S / s_m spreads each native pixel's gradient over
+(S / s_m)² canvas pixels). Models trained with λ = 100 and λ = 1000 thus pull
+with the strength each was trained to, and neither drowns the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .errors import CometError
+from .model import COMET
+from .sampler import descend, get_schedule
+from .spec import ComponentSpec, parse_spec
+
+
+@dataclass
+class Term:
+    model: str              # key into Composer.models, e.g. "clevr@v1"
+    component: int          # k: which of the model's components (its pos-embed setting)
+    latent: torch.Tensor    # z [D]
+    weight: float = 1.0
+    label: str = ""
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Canvas [B, 3, S, S] → [B, 3, size, size]; antialiased when shrinking, differentiable."""
+    if x.shape[-1] == size:
+        return x
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=size < x.shape[-1])
+
+
+class Composer:
+    def __init__(self, models: dict[str, COMET], terms: list[Term], size: int | None = None,
+                 device: str | torch.device = "cpu", bf16: bool = False):
+        if not terms:
+            raise CometError("nothing to compose: give at least one component")
+        unknown = sorted({t.model for t in terms} - set(models))
+        if unknown:
+            raise CometError(f"terms refer to models that were not given: {', '.join(unknown)}")
+        self.device = torch.device(device)
+        self.models = {key: m.to(self.device).eval() for key, m in models.items()}
+        self.terms = terms
+        self.size = size or max(self.models[t.model].config.image_size for t in terms)
+        if not 8 <= self.size <= 1024:
+            raise CometError(f"canvas size must be in 8..1024, got {self.size}")
+        self.bf16 = bf16 and self.device.type == "cuda"
+
+    # -- building from specs -----------------------------------------------------
+    @classmethod
+    def from_specs(cls, specs: list[str | ComponentSpec], *, size: int | None = None,
+                   device: str | torch.device = "cpu", bf16: bool = False) -> "Composer":
+        """Resolve `MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]` specs through the hub."""
+        from . import hub
+        from .cards import read_card
+
+        parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
+        models: dict[str, COMET] = {}
+        cards, snapshots = {}, {}
+        terms = []
+        for spec in parsed:
+            ref = spec.model_ref
+            if ref not in models:
+                snapshots[ref] = hub.resolve(ref)
+                models[ref] = COMET.load(snapshots[ref], device=device)
+                cards[ref] = read_card(snapshots[ref])
+            model, card = models[ref], cards[ref]
+            index, exemplar = _component(spec, model, card)
+            image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
+            with torch.no_grad():
+                z = model.infer(image.to(next(model.parameters()).device))[0, index]  # [D]
+            terms.append(Term(ref, index, z, spec.weight, label=f"{ref}:{spec.component}"))
+        return cls(models, terms, size=size, device=device, bf16=bf16)
+
+    # -- sampling ------------------------------------------------------------------
+    def energy_fn(self, batch: int):
+        """x [B, 3, S, S] ↦ the weighted, step-size-normalised sum of all terms [B]."""
+        groups = []
+        for key, model in self.models.items():
+            mine = [t for t in self.terms if t.model == key]
+            if not mine:
+                continue
+            net = model.energy_net
+            z = torch.stack([t.latent for t in mine]).to(self.device)               # [T, D]
+            cond = net.condition(z[None]).repeat(batch, 1)                           # [B*T, P]
+            mask = net.pos_mask[[t.component for t in mine]]                         # [T]
+            native = model.config.image_size
+            scale = model.config.step_size * (self.size / native) ** 2
+            coef = torch.tensor([scale * t.weight for t in mine], device=self.device)  # [T]
+            groups.append((net, native, cond, mask, coef))
+
+        def energy(x: torch.Tensor) -> torch.Tensor:
+            total = x.new_zeros(x.shape[0])
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+                for net, native, cond, mask, coef in groups:
+                    e = net.evaluate(resize(x, native), cond, pos_mask=mask)        # [B, T]
+                    total = total + (e.float() * coef).sum(dim=1)
+            return total
+
+        return energy
+
+    @property
+    def steps(self) -> int:
+        return max(m.config.steps for m in self.models.values())
+
+    def sample(self, batch: int = 1, *, steps: int | None = None, sampler: str = "gd", seed: int = 0,
+               trajectory: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Generate `batch` images [B, 3, S, S] in [0, 1] from x_0 ~ U(0, 1)."""
+        if batch < 1:
+            raise CometError(f"batch must be >= 1, got {batch}")
+        if steps is not None and steps < 1:
+            raise CometError(f"steps must be >= 1, got {steps}")
+        schedule = get_schedule(sampler)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        x0 = torch.rand(batch, 3, self.size, self.size, generator=generator, device=self.device)
+        with torch.no_grad():
+            energy = self.energy_fn(batch)
+        x = descend(energy, x0, steps or self.steps, 1.0, schedule=schedule, generator=generator, trajectory=trajectory)
+        return x.detach().clamp(0, 1)
+
+
+def _component(spec: ComponentSpec, model: COMET, card) -> tuple[int, str | None]:
+    """(component index, its default exemplar) for a concept name or an index."""
+    k = model.config.num_components
+    if spec.component.isdigit():
+        index = int(spec.component)
+        if index >= k:
+            raise CometError(f"{spec.model_ref} has components 0..{k - 1}; got index {index}")
+        concept = next((c for c in card.concepts if c.index == index), None)
+        return index, concept.exemplar if concept else None
+    concept = card.concept(spec.component)
+    return concept.index, concept.exemplar
+
+
+def _source_image(spec: ComponentSpec, card, snapshot: Path, exemplar: str | None, size: int) -> torch.Tensor:
+    """The image a term's latent is inferred from: [1, 3, size, size]."""
+    from .images import load_image
+
+    if spec.source is None:
+        if exemplar is None and not card.exemplars:
+            raise CometError(f"{spec.model_ref} has no exemplars; give a source image: {spec.model}:{spec.component}@IMAGE")
+        return load_image(snapshot / (exemplar or card.exemplars[0]), size)
+    if spec.source.isdigit():
+        i = int(spec.source)
+        if i >= len(card.exemplars):
+            raise CometError(f"{spec.model_ref} has exemplars 0..{len(card.exemplars) - 1}; got {i}")
+        return load_image(snapshot / card.exemplars[i], size)
+    return load_image(spec.source, size)
