@@ -195,3 +195,24 @@ def test_concurrent_pulls_end_with_one_good_copy(tmp_path, zoo):
     assert {o.strip() for o, _ in outs} == {str(home / "models" / "toy" / "v2")}
     assert sorted(p.name for p in (home / "models" / "toy").iterdir()) == ["v2"]  # no temporary leftovers
     manifest.verify(home / "models" / "toy" / "v2")
+
+
+def test_hub_order_from_env_then_config_file(tmp_path, monkeypatch, zoo):
+    monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("COMET_HUB", raising=False)
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("COMET_CONFIG", str(config))
+    assert hub.hub_urls() == ["bundled", f"file://{tmp_path / 'home' / 'hub'}"]  # no config file: the default
+    config.write_text(f'hubs = ["file://{zoo}", "hf://some-org"]\npush = "file://{tmp_path / "pub"}"\n')
+    assert hub.hub_urls() == [f"file://{zoo}", "hf://some-org"]
+    assert hub.push_hub().url == f"file://{tmp_path / 'pub'}"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert [b.url for b in hub.hubs()] == [f"file://{zoo}"]  # hf:// skipped offline
+    monkeypatch.setenv("COMET_HUB", "bundled")
+    assert hub.hub_urls() == ["bundled"]
+    config.write_text("hubs = 3\n")
+    monkeypatch.delenv("COMET_HUB")
+    with pytest.raises(CometError, match="'hubs' must be a hub URL or a list"):
+        hub.hub_urls()
+    with pytest.raises(CometError, match="unknown hub 'https://example.com'"):
+        open_hub("https://example.com")
