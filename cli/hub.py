@@ -83,19 +83,17 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
 
 def card(model: str = typer.Argument(..., help="NAME or NAME@vN.")) -> None:
     """Show a model's concept card (pulled into the cache when needed)."""
+    import re
+
     from rich.markdown import Markdown
-    from rich.table import Table
 
     from comet_zoo import hub
 
     info = hub.card(model)
-    table = Table(title=f"{info.name}@{info.version} concepts")
-    for column in ("name", "component", "kind", "description", "exemplar"):
-        table.add_column(column)
-    for c in info.concepts:
-        table.add_row(c.name, str(c.index), c.kind, c.description, c.exemplar)
-    console.print(Markdown(info.text))
-    console.print(table)
+    # A terminal shows no pictures: each image becomes its path inside the snapshot.
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", info.text)
+    console.print(Markdown(text))
+    console.print(f"files: {info.snapshot}", highlight=False)
 
 
 def push(
