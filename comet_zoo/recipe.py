@@ -36,7 +36,7 @@ class TrainConfig:
 
 @dataclass
 class Recipe:
-    model: CometConfig
+    model: CometConfig          # or a baseline's config (comet_zoo.architectures)
     train: TrainConfig
 
     @classmethod
@@ -48,7 +48,10 @@ class Recipe:
         unknown = sorted(set(train) - known)
         if unknown:
             raise CometError(f"unknown train keys: {', '.join(unknown)}")
-        return cls(CometConfig.from_dict(data.get("model", {})), TrainConfig(**train))
+        # The model section's `kind` (default comet) picks COMET or a baseline (comet_zoo.architectures).
+        from .architectures import config_from_dict
+
+        return cls(config_from_dict(data.get("model", {})), TrainConfig(**train))
 
     @classmethod
     def load(cls, path: str | Path) -> "Recipe":

@@ -24,6 +24,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ._io import atomic_path
+from .architectures import build_model
 from .data import load_dataset
 from .device import resolve_device
 from .distributed import all_reduce_mean, init_from_env
@@ -62,7 +63,7 @@ class Trainer:
         if self.device.type == "cuda" and self.world_size > 1:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.manual_seed(self.cfg.seed)
-        self.model = COMET(recipe.model).to(self.device)
+        self.model = build_model(recipe.model).to(self.device)  # COMET, or a baseline by model.kind
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         # One generator draws every batch index and every x_0: its state makes a run resumable.
         self.generator = torch.Generator().manual_seed(self.cfg.seed)
@@ -92,6 +93,8 @@ class Trainer:
         return x, x0[mine].to(self.device)
 
     def loss(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        if not isinstance(self.model, COMET):   # a baseline brings its own objective (x0 unused)
+            return self.model.training_loss(x)
         z = self.model.infer(x)                                              # [B, K, D]
         x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps)  # [B, 3, H, W]
         return F.mse_loss(x_n, x)
