@@ -76,18 +76,24 @@ class TetrominoesDataset:
         shape = rng.integers(0, len(NAMES), (n, m))
         colour = np.argsort(rng.random((n, len(COLOURS))), 1)[:, :m]       # distinct colours
         pos = np.zeros((n, m, 2), np.int64)
-        for j in range(m):  # resample piece j where it overlaps an earlier piece
-            todo = np.arange(n)
-            while len(todo):
-                span = SPAN[shape[todo, j]]                                 # [T, 2]
-                pos[todo, j] = (rng.random((len(todo), 2)) * (UNITS - span + 1)).astype(np.int64)
-                cells = CELLS[shape[todo, :j + 1]] + pos[todo, :j + 1, None]   # [T, j+1, 4, 2]
-                if j == 0:
-                    break
-                new = cells[:, j][:, :, None, None, :]                         # [T, 4, 1, 1, 2]
-                old = cells[:, :j][:, None]                                    # [T, 1, j, 4, 2]
-                clash = (np.abs(new - old) < BLOCK).all(-1).reshape(len(todo), -1).any(1)
-                todo = todo[clash]
+        pending = np.arange(n)
+        while len(pending):  # earlier pieces can leave no room for a long one: such scenes restart
+            failed = pending[:0]
+            for j in range(m):  # resample piece j where it overlaps an earlier piece
+                todo = np.setdiff1d(pending, failed)
+                for _ in range(100):
+                    span = SPAN[shape[todo, j]]                                 # [T, 2]
+                    pos[todo, j] = (rng.random((len(todo), 2)) * (UNITS - span + 1)).astype(np.int64)
+                    if j == 0:
+                        break
+                    cells = CELLS[shape[todo, :j + 1]] + pos[todo, :j + 1, None]   # [T, j+1, 4, 2]
+                    new = cells[:, j][:, :, None, None, :]                      # [T, 4, 1, 1, 2]
+                    old = cells[:, :j][:, None]                                 # [T, 1, j, 4, 2]
+                    todo = todo[(np.abs(new - old) < BLOCK).all(-1).reshape(len(todo), -1).any(1)]
+                    if not len(todo):
+                        break
+                failed = np.union1d(failed, todo if j else todo[:0])
+            pending = failed
         names = list(COLOURS)
         return [{"pieces": [{"shape": NAMES[shape[i, j]], "colour": names[colour[i, j]],
                              "rgb": list(COLOURS[names[colour[i, j]]]), "position": pos[i, j].tolist()}
