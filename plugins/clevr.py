@@ -80,6 +80,8 @@ class ClevrDataset:
 
     def render(self, descriptions: list[dict]) -> Scenes:
         """Render descriptions (this dataset's or edited ones) → Scenes at this dataset's size."""
+        if not isinstance(descriptions, (list, tuple)) or not descriptions:
+            raise CometError(f"{self.name}: render needs a non-empty list of scene descriptions")
         chunks = [descriptions[i:i + 128] for i in range(0, len(descriptions), 128)]
         work = lambda chunk: render(pack(chunk), self.size)                      # noqa: E731
         if self.threads > 1 and len(chunks) > 1:  # NumPy releases the GIL inside its loops

@@ -109,6 +109,8 @@ class FalcorDataset:
         return [light["intensity"], *light["position"], *cam["position"]]
 
     def render(self, descriptions: list[dict]) -> Scenes:
+        if not isinstance(descriptions, (list, tuple)) or not descriptions:
+            raise CometError(f"{self.name}: render needs a non-empty list of scene descriptions")
         parts = [render(pack(descriptions[i:i + 128]), self.size)[0] for i in range(0, len(descriptions), 128)]
         factors = np.array([self.factors_of(d) for d in descriptions], np.float32)     # [N, 7]
         return Scenes(np.concatenate(parts), None, factors, list(self.factor_names), list(descriptions))

@@ -101,6 +101,8 @@ class TetrominoesDataset:
 
     def render(self, descriptions: list[dict]) -> Scenes:
         """Descriptions → Scenes (images on black, masks: piece i is label i + 1, later pieces on top)."""
+        if not isinstance(descriptions, (list, tuple)) or not descriptions:
+            raise CometError(f"{self.name}: render needs a non-empty list of scene descriptions")
         n, s = len(descriptions), self.size
         m = max(len(d["pieces"]) for d in descriptions)
         try:
