@@ -10,6 +10,7 @@ from comet_zoo.errors import CometError
 
 from . import hub as hub_cmd
 from . import datasets as datasets_cmd
+from . import eval as eval_cmd
 from . import plugins as plugins_cmd
 from . import train as train_cmd
 from ._console import errors
@@ -30,6 +31,7 @@ app.command("list")(hub_cmd.list_models)
 app.command("card")(hub_cmd.card)
 app.command("push")(hub_cmd.push)
 app.command("rm")(hub_cmd.rm)
+app.command("eval")(eval_cmd.evaluate)
 
 
 def main() -> None:

@@ -212,3 +212,55 @@ def read_card(snapshot: str | Path) -> CardInfo:
         title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
         metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
     )
+
+
+EVAL_BEGIN, EVAL_END = "<!-- comet-eval -->", "<!-- /comet-eval -->"
+
+
+def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str, split: str = "test",
+                  n: int | None = None, note: str = "") -> Path:
+    """Write evaluation metrics into a model folder's card (README.md), atomically.
+
+    Front matter: each metric becomes an eval result of the model-index (the values
+    `read_card` returns as CardInfo.metrics) and its name joins `metrics`; body: an
+    "Evaluation" table between comet-eval markers, replaced on each call. Metrics of
+    earlier evaluations with other names are kept. A folder without a card gets a
+    minimal one (a model fresh from `comet train`).
+    """
+    from huggingface_hub import EvalResult, ModelCard
+
+    from ._io import atomic_path
+
+    folder = Path(folder)
+    path = folder / "README.md"
+    if not folder.is_dir():
+        raise CometError(f"{folder} is not a model folder")
+    if path.is_file():
+        try:
+            card = ModelCard.load(path, ignore_metadata_errors=True)
+        except Exception as exc:
+            raise CometError(f"{path}: unreadable card ({str(exc).splitlines()[0]})") from None
+    else:
+        card = ModelCard(f"---\nlibrary_name: comet-zoo\ntags: {BASE_TAGS}\n---\n\n# {folder.resolve().name}\n")
+    data = card.data
+    data.model_name = data.model_name or folder.resolve().name   # the model-index needs one
+    new = [EvalResult(task_type="image-segmentation" if "ari" in key or key.startswith(("msc", "wsc")) else "image-to-image",
+                      dataset_type=dataset, dataset_name=dataset, dataset_split=split,
+                      metric_type=key, metric_name=key, metric_value=float(value))
+           for key, value in metrics.items()]
+    kept = [r for r in (data.eval_results or []) if r.metric_type not in metrics]
+    data.eval_results = kept + new
+    data.metrics = sorted(set(data.metrics or []) | set(metrics))
+    scenes = f"{n} {split} scenes" if n else f"the {split} split"
+    table = _table([[k, "inf" if v == float("inf") else f"{v:.4f}"] for k, v in metrics.items()], ["metric", "value"])
+    section = "\n".join([EVAL_BEGIN, "## Evaluation", "", f"`comet eval` on {scenes} of `{dataset}`."
+                         + (f" {note}" if note else ""), "", table, EVAL_END])
+    text = card.text
+    if EVAL_BEGIN in text and EVAL_END in text:
+        text = text[:text.index(EVAL_BEGIN)] + section + text[text.index(EVAL_END) + len(EVAL_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    out = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
+    with atomic_path(path) as tmp:
+        tmp.write_text(str(out), encoding="utf-8")
+    return path

@@ -1,0 +1,121 @@
+"""`comet eval MODEL --dataset NAME`: the paper's metrics with trivial baselines beside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._console import console
+
+
+def _options(pairs: list[str]) -> dict:
+    """KEY=VALUE dataset options; values parse as JSON when they can (3 → int, true → bool)."""
+    from comet_zoo.errors import CometError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CometError(f"--option takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def evaluate(
+    model: str = typer.Argument(..., help="Zoo name[@version] or a local model folder (COMET, beta-vae, slot-attention)."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset plugin, e.g. clevr, clevr-lighting, falcor."),
+    split: str = typer.Option("test", "--split", help="train or test."),
+    n: int = typer.Option(1000, "--n", help="Number of scenes."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the scenes, x_0 and baselines."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list of reconstruction, segmentation, "
+                                          "disentanglement, recombination; default: all the data allows."),
+    option: List[str] = typer.Option([], "--option", "-O", help="Dataset option KEY=VALUE (repeatable), e.g. max_objects=3."),
+    resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
+    pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per forward pass."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
+    card: bool = typer.Option(False, "--card", help="Write the metrics into the model folder's card (README.md)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+) -> None:
+    """Score a model on a dataset split: segmentation (with stripes / k-means baselines),
+    reconstruction, disentanglement and recombination against rendered truth."""
+    from pathlib import Path as _Path
+
+    from comet_zoo._io import atomic_path
+    from comet_zoo.architectures import resolve_model
+    from comet_zoo.device import resolve_device
+    from comet_zoo.errors import CometError
+    from comet_zoo.evaluate import evaluate as run, flat_metrics, parse_groups, training_options
+
+    groups = parse_groups(metrics)
+    if json_out is not None and json_out.suffix.lower() != ".json":
+        raise CometError(f"--json must name a .json file, got {json_out.name}")
+    if card and not _Path(model).is_dir():
+        raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
+                         "against its SHA256SUMS (evaluate a local model folder instead)")
+    net, folder = resolve_model(model, resolve_device(device))
+    options = {**training_options(folder, dataset), **_options(option)}
+    with console.status("evaluating") as status:
+        report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
+                     batch_size=batch_size, pairs=pairs, on_stage=lambda s: status.update(s))
+    report["model"]["ref"] = model
+    _print(report)
+    if json_out is not None:
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        console.print(f"report → {json_out}")
+    if card:
+        from comet_zoo.cards import write_metrics
+
+        path = write_metrics(folder, flat_metrics(report), dataset=dataset, split=split, n=report["dataset"]["n"])
+        console.print(f"metrics → {path}")
+
+
+def _print(report: dict) -> None:
+    from rich.table import Table
+
+    d, m = report["dataset"], report["model"]
+    console.print(f"[bold]{m['kind']}[/] ({m['parameters']:,} parameters, {m['image_size']}px, K={m['num_components']}) "
+                  f"on {d['n']} {d['split']} scenes of [bold]{d['name']}[/] in {report['seconds']:.0f} s")
+    seg = report.get("segmentation")
+    if seg:
+        t = Table(title=f"segmentation (K = {seg['k']}; baselines use the same K)")
+        for col in ("", "fg-ARI", "ARI", "MSC", "WSC"):
+            t.add_column(col, justify="right" if col else "left")
+        for row, label in (("model", m["kind"]), ("stripes", "stripes baseline"), ("kmeans_colour", "k-means colour baseline")):
+            s = seg[row]
+            t.add_row(label, *(f"{s[k]:.3f}" for k in ("fg_ari", "ari", "msc", "wsc")), style="bold" if row == "model" else "dim")
+        console.print(t)
+    r = report["reconstruction"]
+    t = Table(title="reconstruction")
+    for col in ("MSE", "PSNR (dB)", "SSIM", "MSE of the mean image"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{r['mse']:.5f}", f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['mse_mean_image']:.5f}")
+    console.print(t)
+    dis = report.get("disentanglement")
+    if dis:
+        t = Table(title=f"disentanglement (latents flattened, PCA to {dis['pca_dim']})")
+        keys = ("betavae", "mig", "mcc", "dci_disentanglement", "dci_completeness", "dci_informativeness")
+        for col in ("BetaVAE", "MIG", "MCC", "DCI-D", "DCI-C", "DCI-I"):
+            t.add_column(col, justify="right")
+        t.add_row(*(f"{dis[k]:.3f}" for k in keys))
+        console.print(t)
+    rec = report.get("recombination")
+    if rec:
+        t = Table(title="recombination vs rendered truth")
+        for col in ("swap", "image", "PSNR (dB)", "SSIM", "pairs"):
+            t.add_column(col, justify="left" if col in ("swap", "image") else "right")
+        for swap, rows in rec.items():
+            if not isinstance(rows, dict):
+                continue
+            for row, s in rows.items():
+                if isinstance(s, dict):
+                    t.add_row(swap, row, f"{s['psnr']:.2f}", f"{s['ssim']:.3f}", str(rows["n"]),
+                              style="bold" if row == "composed" else "dim")
+        console.print(t)
