@@ -1,0 +1,168 @@
+"""`comet eval` and its library: every metric group with its baselines, the card,
+recombination against rendered truth, and one-line errors for what the data lacks."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from comet_zoo.baselines.trivial import baseline_scores
+from comet_zoo.errors import CometError
+from comet_zoo.evaluate import evaluate, flat_metrics, render_split
+from comet_zoo.recipe import Recipe
+from comet_zoo.recombination import dataset_for, recombination_scores, score
+from comet_zoo.train import Trainer
+
+OPTIONS = {"min_objects": 2, "max_objects": 3}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def lighting_model(tmp_path_factory):
+    """A tiny clevr-lighting COMET (component 0 global, 1–2 objects) trained 3 steps."""
+    torch.set_num_threads(1)
+    recipe = Recipe.from_dict({
+        "model": dict(image_size=32, num_components=3, latent_dim=8, width=8, num_blocks=2, stem_stride=2,
+                      encoder="recurrent", pos_embed=[False, True, True], steps=3, step_size=100.0),
+        "train": dict(dataset="clevr-lighting", dataset_options=OPTIONS, train_size=32, batch_size=8,
+                      total_steps=3, checkpoint_every=3, log_every=1, seed=4)})
+    out = tmp_path_factory.mktemp("lighting")
+    trainer = Trainer(recipe, out)
+    trainer.run()
+    return trainer.model.eval(), trainer.export()
+
+
+def comet(*args):
+    return subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_report_has_every_group_with_baselines_on_the_same_scenes(lighting_model):
+    model, _ = lighting_model
+    report = evaluate(model, "clevr-lighting", n=20, options=OPTIONS, pairs=3)
+    assert set(report["reconstruction"]) == {"mse", "psnr", "ssim", "mse_mean_image"}
+    seg = report["segmentation"]
+    assert seg["k"] == 3 and set(seg) == {"k", "model", "stripes", "kmeans_colour"}
+    for row in ("model", "stripes", "kmeans_colour"):
+        assert set(seg[row]) == {"fg_ari", "ari", "msc", "wsc"}
+    scenes = render_split("clevr-lighting", 32, n=20, options=OPTIONS)
+    assert seg["stripes"] == baseline_scores(scenes.images, scenes.masks, 3)["stripes"]
+    assert set(report["disentanglement"]) >= {"betavae", "mig", "mcc", "dci_disentanglement", "pca_dim"}
+    assert report["disentanglement"]["pca_dim"] == 4          # clevr-lighting has 4 light factors
+    rec = report["recombination"]
+    assert set(rec) == {"pairs", "lighting", "object"}
+    for swap in ("lighting", "object"):
+        assert rec[swap]["n"] >= 1 and math.isfinite(rec[swap]["composed"]["psnr"])
+    flat = flat_metrics(report)
+    assert {"fg_ari", "fg_ari_stripes", "fg_ari_kmeans", "mig", "recombination_lighting_composed_psnr"} <= set(flat)
+
+
+def test_recombination_truth_is_the_dataset_render_and_scores_itself_perfectly():
+    ds = dataset_for("clevr-lighting", 32, OPTIONS)
+    a, b = ds.describe("test", 2, 0)
+    original = ds.render([a]).images
+    # Swapping a scene's light for its own renders the scene exactly: the truth side is exact.
+    assert np.array_equal(ds.render([{**a, "light": a["light"]}]).images, original)
+    relit = ds.render([{**a, "light": b["light"]}]).images
+    assert not np.array_equal(relit, original)
+    perfect = score(relit, relit)
+    assert perfect["psnr"] == math.inf and perfect["ssim"] == pytest.approx(1.0)
+    worse = score(original, relit)
+    assert math.isfinite(worse["psnr"]) and worse["ssim"] < 1.0
+
+
+def test_recombination_alone_and_its_refusals(lighting_model):
+    from comet_zoo.architectures import build_model, config_from_dict
+
+    model, _ = lighting_model
+    rec = recombination_scores(model, "clevr-lighting", pairs=2, options=OPTIONS)
+    assert math.isfinite(rec["lighting"]["composed"]["psnr"]) and 0 <= rec["lighting"]["composed"]["ssim"] <= 1
+    vae = build_model(config_from_dict({"kind": "beta-vae", "image_size": 32, "latent_dim": 4, "width": 8, "hidden": 16}))
+    with pytest.raises(CometError, match="only COMET models compose"):
+        recombination_scores(vae, "clevr-lighting", pairs=2)
+    with pytest.raises(CometError, match="recombination: dataset shapes cannot render edited scene descriptions"):
+        evaluate(model, "shapes", n=4, metrics=["recombination"])
+
+
+def test_bad_input_names_what_is_missing(lighting_model):
+    model, _ = lighting_model
+    with pytest.raises(CometError, match="segmentation .* needs ground-truth masks; dataset falcor has none"):
+        evaluate(model, "falcor", n=4, metrics=["segmentation"])
+    with pytest.raises(CometError, match="needs ground-truth factors; dataset clevr has none"):
+        evaluate(model, "clevr", n=4, metrics=["disentanglement"])
+    with pytest.raises(CometError, match="the model takes 32×32 images but dataset clevr rendered 16×16"):
+        evaluate(model, "clevr", n=4, options={"size": 16})
+    # --resize is the documented way through: images and masks come back at the model's size.
+    report = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True, metrics=["segmentation"])
+    assert "segmentation" in report and "disentanglement" not in report
+    from comet_zoo.architectures import build_model, config_from_dict
+
+    vae = build_model(config_from_dict({"kind": "beta-vae", "image_size": 32, "latent_dim": 4, "width": 8, "hidden": 16}))
+    with pytest.raises(CometError, match="needs a model that segments; beta-vae does not"):
+        evaluate(vae, "clevr", n=4, metrics=["segmentation"])
+    # Auto mode skips what does not apply instead of failing: falcor has factors, no masks.
+    auto = evaluate(vae, "falcor", n=40, options={"size": 32})
+    assert "segmentation" not in auto and "recombination" not in auto and "mig" in auto["disentanglement"]
+
+
+def test_cli_eval_writes_json_and_the_card(lighting_model):
+    from huggingface_hub import ModelCard
+
+    _, folder = lighting_model
+    out = folder.parent / "report.json"
+    args = ["eval", str(folder), "--dataset", "clevr-lighting", "--n", "12", "--pairs", "2",
+            "-O", "min_objects=2", "-O", "max_objects=3", "--device", "cpu", "--json", str(out), "--card"]
+    run = comet(*args)
+    assert run.returncode == 0, run.stderr
+    assert "stripes baseline" in run.stdout and "recombination" in run.stdout
+    report = json.loads(out.read_text())
+    assert report["dataset"]["n"] == 12 and report["dataset"]["options"] == OPTIONS
+    card = ModelCard.load(folder / "README.md")
+    values = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert values["fg_ari"] == pytest.approx(report["segmentation"]["model"]["fg_ari"])
+    assert values["fg_ari_stripes"] == pytest.approx(report["segmentation"]["stripes"]["fg_ari"])
+    assert "fg_ari" in card.data.metrics and "## Evaluation" in card.text
+    again = comet(*args)                                  # a second run replaces the section
+    assert again.returncode == 0, again.stderr
+    assert (folder / "README.md").read_text().count("## Evaluation") == 1
+
+
+def test_card_metrics_keep_a_concept_card_readable(tmp_path):
+    from comet_zoo.cards import read_card, render, write_metrics
+
+    config = {"num_components": 2, "pos_embed": [False, True]}
+    (tmp_path / "exemplars").mkdir()
+    card = render(name="demo", version="v1", source={}, config=config, training={}, exemplars=["exemplars/0.png"],
+                  metrics={"mse": 0.5}, dataset="clevr")
+    (tmp_path / "README.md").write_text(str(card))
+    write_metrics(tmp_path, {"fg_ari": 0.25, "fg_ari_stripes": 0.5, "mse": 0.1}, dataset="clevr", n=10)
+    info = read_card(tmp_path)
+    assert info.metrics == {"mse": 0.1, "fg_ari": 0.25, "fg_ari_stripes": 0.5}
+    assert [c.name for c in info.concepts] == ["global0", "obj0"]
+
+
+def test_cli_errors_are_one_line_with_exit_2(lighting_model):
+    _, folder = lighting_model
+    cases = [
+        (["eval", str(folder), "--dataset", "falcor", "--metrics", "segmentation"], "dataset falcor has none"),
+        (["eval", str(folder), "--dataset", "clevr", "--metrics", "mig"], "unknown metric group 'mig'"),
+        (["eval", "clevr", "--dataset", "clevr", "--card"], "--card writes into a local model folder"),
+    ]
+    for args, message in cases:
+        out = comet(*args)
+        assert out.returncode == 2, (args, out.stderr)
+        assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
