@@ -39,7 +39,7 @@ def list_datasets() -> None:
 
     table = Table(title="comet-zoo datasets")
     for column in ("name", "image size", "masks", "factors", "package"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for plugin in registry.discover("datasets"):
         name = plugin.name if sum(p.name == plugin.name for p in registry.discover("datasets")) == 1 else plugin.qualified
         try:  # a probe scene shows what the plugin really returns; a broken plugin only breaks its row
@@ -69,8 +69,6 @@ def preview(
     """Write a PNG grid of a dataset's scenes; under each row, the same scenes with mask outlines."""
     from comet_zoo.data import load_dataset
     from comet_zoo.errors import CometError
-    from comet_zoo.images import save_png
-    from comet_zoo.preview import preview_image
 
     if n < 1 or nrow < 1 or not 1 <= scale <= 16:
         raise CometError("--n and --nrow must be >= 1 and --scale in 1..16")
@@ -78,5 +76,8 @@ def preview(
     if size is not None:
         options["size"] = size
     scenes = load_dataset(name, split, n, seed, **options)
+    from comet_zoo.images import save_png          # torch: only once there is something to draw
+    from comet_zoo.preview import preview_image
+
     path = save_png(preview_image(scenes, nrow=min(nrow, n), scale=scale, outlines=outlines), out)
     console.print(f"{n} {name} scenes → {path}")
