@@ -34,6 +34,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (gloo on CPU, NCCL on GPU)."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the descent steps that need no double backward."),
 ) -> None:
     """Train a COMET model from a recipe (the paper's Algorithm 1)."""
     import os
@@ -45,6 +46,7 @@ def train(
         argv += ["--resume"] if resume else []
         argv += ["--steps", str(steps)] if steps is not None else []
         argv += ["--encoder", encoder] if encoder is not None else []
+        argv += ["--compile"] if compile else []
         launch(argv, nproc)
         return
     from comet_zoo.distributed import shutdown
@@ -59,6 +61,7 @@ def train(
         spec.train.total_steps = steps
     if encoder is not None:
         spec.model.encoder = encoder
+    spec.train.compile = spec.train.compile or compile
     try:
         _train(Trainer(spec, out, device=device, resume=resume), spec, out)
     finally:

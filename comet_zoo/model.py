@@ -50,13 +50,24 @@ class COMET(
         """x [B, 3, H, W], z [B, K, D] → E(x, z_k) [B, K]."""
         return self.energy_net(x, z)
 
-    def energy_fn(self, z: torch.Tensor, weights: torch.Tensor | None = None):
-        """x ↦ Σ_k w_k E(x, z_k) [B, K], with z's FiLM parameters computed once."""
+    def energy_fn(self, z: torch.Tensor, weights: torch.Tensor | None = None, evaluate=None):
+        """x ↦ w_k E(x, z_k) [B, K], with z's FiLM parameters computed once."""
         cond = self.energy_net.condition(z)
+        evaluate = evaluate or self.energy_net.evaluate
         if weights is None:
-            return lambda x: self.energy_net.evaluate(x, cond)
+            return lambda x: evaluate(x, cond)
         w = weights.to(z.dtype).reshape(1, -1) if weights.dim() == 1 else weights  # [1|B, K]
-        return lambda x: self.energy_net.evaluate(x, cond) * w
+        return lambda x: evaluate(x, cond) * w
+
+    def compile(self) -> "COMET":
+        """torch.compile the energy for the descent steps that need no double backward.
+
+        Compiled graphs cannot be differentiated twice, so the steps that carry
+        the training graph stay eager; every other step (all of generation, and
+        N - grad_steps of the N training steps) runs compiled.
+        """
+        self._compiled_evaluate = torch.compile(self.energy_net.evaluate, dynamic=False)
+        return self
 
     def initial_image(self, batch: int, generator: torch.Generator | None = None, size: int | None = None) -> torch.Tensor:
         """x_0 ~ U(0, 1): [batch, 3, S, S] on the model's device."""
@@ -80,10 +91,12 @@ class COMET(
         """Descent on Σ_k w_k E(x, z_k); `grad_steps` > 0 keeps the last steps' graph for training."""
         if x0 is None:
             x0 = self.initial_image(z.shape[0], generator)
+        compiled = getattr(self, "_compiled_evaluate", None)
         return descend(
             self.energy_fn(z, weights), x0,
             steps or self.config.steps, step_size or self.config.step_size,
             grad_steps=grad_steps, schedule=schedule, generator=generator, trajectory=trajectory,
+            fast_energy_fn=self.energy_fn(z, weights, compiled) if compiled else None,
         )
 
     def reconstruct(self, x: torch.Tensor, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:

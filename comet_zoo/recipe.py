@@ -25,11 +25,18 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     log_every: int = 25
+    # Engine levers (results equal within float tolerance): GPU memory layout,
+    # bf16 autocast, torch.compile of the descent steps that need no double backward.
+    channels_last: bool = False
+    precision: str = "fp32"            # "fp32" or "bf16" (autocast)
+    compile: bool = False
 
     def __post_init__(self):
         for name in ("train_size", "batch_size", "total_steps", "grad_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in ("fp32", "bf16"):
+            raise CometError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup < 0:
             raise CometError("train.lr and train.grad_clip must be > 0, train.warmup >= 0")
 

@@ -67,20 +67,24 @@ def descend(
     schedule: Schedule = SAMPLERS["gd"],
     generator: torch.Generator | None = None,
     trajectory: list[torch.Tensor] | None = None,
+    fast_energy_fn: EnergyFn | None = None,
 ) -> torch.Tensor:
     """Run `steps` descent steps from x0 [B, 3, H, W]; returns x_N.
 
     The last `grad_steps` steps keep their double-backward graph so a loss on x_N
     reaches the parameters and latents (training); earlier steps are computed
     with gradients to x only and detached, so their graphs are freed at once.
+    `fast_energy_fn` (e.g. a torch.compile'd energy, which cannot be
+    differentiated twice) replaces `energy_fn` in those earlier steps.
     """
     x = x0.detach()
     for n in range(steps):
         keep_graph = n >= steps - grad_steps
         if not x.requires_grad:
             x = x.detach().requires_grad_(True)
+        fn = energy_fn if keep_graph or fast_energy_fn is None else fast_energy_fn
         with torch.enable_grad():
-            e = energy_fn(x).sum()
+            e = fn(x).sum()
             (g,) = torch.autograd.grad(e, x, create_graph=keep_graph)
         factor, noise = schedule.at(n, steps)
         x_next = x - (step_size * factor) * g
