@@ -8,6 +8,7 @@ import typer
 
 from comet_zoo.errors import CometError
 
+from . import compose as compose_cmd
 from . import hub as hub_cmd
 from . import datasets as datasets_cmd
 from . import eval as eval_cmd
@@ -32,6 +33,9 @@ app.command("card")(hub_cmd.card)
 app.command("push")(hub_cmd.push)
 app.command("rm")(hub_cmd.rm)
 app.command("eval")(eval_cmd.evaluate)
+app.command("compose")(compose_cmd.compose)
+app.command("decompose")(compose_cmd.decompose)
+app.command("recombine")(compose_cmd.recombine)
 
 
 def main() -> None:
