@@ -88,12 +88,13 @@ def resolve_model(ref: str, device="cpu"):
     return load_model(folder, device), folder
 
 
-def segment(model, x, recon=None, generator=None):
-    """Per-pixel component index int64 [B, H, W]; None for a model that does not segment."""
+def segment(model, x, recon=None, latents=None, generator=None):
+    """Per-pixel component index int64 [B, H, W] of images x (at `recon`, their
+    reconstruction from `latents`, when given); None for a model that does not segment."""
     if kind_of(model) == "comet":
         from .segment import gradient_segmentation
 
         return gradient_segmentation(model, x, recon)
     if hasattr(model, "segment"):
-        return model.segment(x, generator)
+        return model.segment(x, generator, latents)
     return None

@@ -128,7 +128,7 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         recons.append(recon.cpu())
         latents.append(z.cpu())
         if "segmentation" in wanted:
-            masks = segment(model, x, recon, torch.Generator(device=x.device).manual_seed(seed))   # [b, H, W]
+            masks = segment(model, x, recon, z)                                 # [b, H, W]
             predicted.append(masks.cpu())
     x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
     report: dict = {

@@ -66,6 +66,10 @@ def test_slot_attention_segments_into_its_slots():
     masks = model.segment(torch.rand(2, 3, 16, 16), torch.Generator().manual_seed(0))
     assert masks.shape == (2, 16, 16) and masks.dtype == torch.int64
     assert 0 <= masks.min() and masks.max() < 3
+    # Given the slots a reconstruction came from, it segments that reconstruction.
+    slots = model.infer(torch.rand(2, 3, 16, 16), torch.Generator().manual_seed(1))
+    _, alpha = model.decode(slots)
+    assert torch.equal(model.segment(torch.zeros(2, 3, 16, 16), slots=slots), alpha[:, :, 0].argmax(1))
 
 
 def test_baseline_resume_reaches_the_same_weights(tmp_path):

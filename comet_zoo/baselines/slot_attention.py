@@ -126,10 +126,12 @@ class SlotAttention(BaselineModel):
         with torch.no_grad():
             return self.generate(self.infer(x, generator)).clamp(0, 1)
 
-    def segment(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """The slot of largest alpha at each pixel: int64 [B, H, W]."""
+    def segment(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                slots: torch.Tensor | None = None) -> torch.Tensor:
+        """The slot of largest alpha at each pixel: int64 [B, H, W]. Pass the `slots`
+        a reconstruction came from to segment that reconstruction (slot init is random)."""
         with torch.no_grad():
-            _, alpha = self.decode(self.infer(x, generator))
+            _, alpha = self.decode(self.infer(x, generator) if slots is None else slots)
         return alpha[:, :, 0].argmax(dim=1)
 
     def training_loss(self, x: torch.Tensor) -> torch.Tensor:
