@@ -8,7 +8,12 @@ that is called with keyword options (e.g. `size=32`) and returns an object with:
     generate(split, n, seed)   → Scenes, deterministic in (seed, split, n)
 
 `split` is "train" or "test"; the two never share a scene. `Scenes.images` is
-required; masks and named factors are optional.
+required; masks, named factors and per-scene descriptions are optional.
+
+Optional, for datasets rendered from scene descriptions (see comet_zoo.scene):
+
+    describe(split, n, seed)   → list of plain dicts, the scenes generate() renders
+    render(descriptions)       → Scenes of given (e.g. edited or recombined) scenes
 """
 
 from __future__ import annotations
