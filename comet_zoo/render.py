@@ -57,6 +57,8 @@ def camera_basis(cam_pos, look_at):
     f = look_at - cam_pos
     f /= np.linalg.norm(f, axis=-1, keepdims=True)
     r = np.cross(f, np.array([0, 0, 1], np.float32))
+    straight = np.linalg.norm(r, axis=-1) < 1e-6                  # looking straight up or down
+    r[straight] = (1, 0, 0)
     r /= np.linalg.norm(r, axis=-1, keepdims=True)
     return f, r, np.cross(r, f)
 
