@@ -38,6 +38,8 @@ def evaluate(
     option: List[str] = typer.Option([], "--option", "-O", help="Dataset option KEY=VALUE (repeatable), e.g. max_objects=3."),
     resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
     pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="COMET segmentation: pixels whose strongest "
+                                              "gradient is below this fraction of the image's peak are background."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per forward pass."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
     card: bool = typer.Option(False, "--card", help="Write the metrics into the model folder's card (README.md)."),
@@ -45,8 +47,6 @@ def evaluate(
 ) -> None:
     """Score a model on a dataset split: segmentation (with stripes / k-means baselines),
     reconstruction, disentanglement and recombination against rendered truth."""
-    from pathlib import Path as _Path
-
     from comet_zoo._io import atomic_path
     from comet_zoo.architectures import resolve_model
     from comet_zoo.device import resolve_device
@@ -56,14 +56,14 @@ def evaluate(
     groups = parse_groups(metrics)
     if json_out is not None and json_out.suffix.lower() != ".json":
         raise CometError(f"--json must name a .json file, got {json_out.name}")
-    if card and not _Path(model).is_dir():
+    if card and not Path(model).is_dir():
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))
     options = {**training_options(folder, dataset), **_options(option)}
     with console.status("evaluating") as status:
         report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
-                     batch_size=batch_size, pairs=pairs, on_stage=lambda s: status.update(s))
+                     batch_size=batch_size, pairs=pairs, threshold=threshold, on_stage=lambda s: status.update(s))
     report["model"]["ref"] = model
     _print(report)
     if json_out is not None:

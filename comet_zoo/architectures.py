@@ -88,13 +88,15 @@ def resolve_model(ref: str, device="cpu"):
     return load_model(folder, device), folder
 
 
-def segment(model, x, recon=None, latents=None, generator=None):
+def segment(model, x, recon=None, latents=None, generator=None, threshold: float | None = None):
     """Per-pixel component index int64 [B, H, W] of images x (at `recon`, their
-    reconstruction from `latents`, when given); None for a model that does not segment."""
+    reconstruction from `latents`, when given); None for a model that does not segment.
+    `threshold` (COMET only): pixels whose strongest gradient is below this fraction of
+    the image's largest are background (label −1), the paper's thresholding."""
     if kind_of(model) == "comet":
         from .segment import gradient_segmentation
 
-        return gradient_segmentation(model, x, recon)
+        return gradient_segmentation(model, x, recon, threshold=threshold)
     if hasattr(model, "segment"):
         return model.segment(x, generator, latents)
     return None

@@ -11,6 +11,8 @@ renders the split at the model's image size, reconstructs it and scores
                        and reduced by PCA to the number of factors   (factors)
     recombination      composed vs rendered truth (comet_zoo.recombination)
                                                                      (COMET; a scene data set)
+COMET segments every pixel by its strongest component unless `threshold` is given
+(then weak-gradient pixels form a background segment, as in the paper).
 `metrics=None` runs every group the data and model allow; naming a group the
 data cannot support raises a one-line CometError saying what is missing.
 
@@ -87,7 +89,7 @@ def _batches(model, images: np.ndarray, batch_size: int, seed: int):
 
 def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: int = 0,
              options: dict | None = None, metrics: list[str] | None = None, resize: bool = False,
-             batch_size: int = 32, pairs: int = 16,
+             batch_size: int = 32, pairs: int = 16, threshold: float | None = None,
              on_stage: Callable[[str], None] | None = None) -> dict:
     """Score `model` on n scenes of a split; returns the report dict (JSON-ready)."""
     if n < 2:
@@ -128,7 +130,7 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         recons.append(recon.cpu())
         latents.append(z.cpu())
         if "segmentation" in wanted:
-            masks = segment(model, x, recon, z)                                 # [b, H, W]
+            masks = segment(model, x, recon, z, threshold=threshold)            # [b, H, W]
             predicted.append(masks.cpu())
     x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
     report: dict = {
@@ -142,7 +144,7 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
     if "segmentation" in wanted:
         stage("scoring segmentation and baselines")
         pred = torch.cat(predicted).numpy()
-        report["segmentation"] = {"k": k, "model": M.segmentation_scores(scenes.masks, pred),
+        report["segmentation"] = {"k": k, "threshold": threshold, "model": M.segmentation_scores(scenes.masks, pred),
                                   **baseline_scores(x, scenes.masks, k, seed)}
     if "disentanglement" in wanted:
         stage("scoring disentanglement")

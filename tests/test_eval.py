@@ -55,7 +55,7 @@ def test_report_has_every_group_with_baselines_on_the_same_scenes(lighting_model
     report = evaluate(model, "clevr-lighting", n=20, options=OPTIONS, pairs=3)
     assert set(report["reconstruction"]) == {"mse", "psnr", "ssim", "mse_mean_image"}
     seg = report["segmentation"]
-    assert seg["k"] == 3 and set(seg) == {"k", "model", "stripes", "kmeans_colour"}
+    assert seg["k"] == 3 and set(seg) == {"k", "threshold", "model", "stripes", "kmeans_colour"}
     for row in ("model", "stripes", "kmeans_colour"):
         assert set(seg[row]) == {"fg_ari", "ari", "msc", "wsc"}
     scenes = render_split("clevr-lighting", 32, n=20, options=OPTIONS)
@@ -108,6 +108,11 @@ def test_bad_input_names_what_is_missing(lighting_model):
     # --resize is the documented way through: images and masks come back at the model's size.
     report = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True, metrics=["segmentation"])
     assert "segmentation" in report and "disentanglement" not in report
+    # The paper's thresholding adds a background segment: the scores change, the baselines do not.
+    thresholded = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True,
+                           metrics=["segmentation"], threshold=0.5)["segmentation"]
+    assert thresholded["stripes"] == report["segmentation"]["stripes"]
+    assert thresholded["model"] != report["segmentation"]["model"]
     from comet_zoo.architectures import build_model, config_from_dict
 
     vae = build_model(config_from_dict({"kind": "beta-vae", "image_size": 32, "latent_dim": 4, "width": 8, "hidden": 16}))
