@@ -52,9 +52,16 @@ def _plane(o, d, axis, value):
 
 def _closest(candidates):
     """candidates: list of (t, valid) with t [...]; → (t_min [...], index of the winner [...])."""
-    ts = np.stack([np.where(valid & (t > EPS), t, np.inf) for t, valid in candidates])  # [C, ...]
-    idx = ts.argmin(axis=0)
-    return np.take_along_axis(ts, idx[None], axis=0)[0], idx
+    best, idx = None, None
+    for c, (t, valid) in enumerate(candidates):  # a running minimum: no [C, ...] stack
+        tc = np.where(valid & (t > EPS), t, np.inf)
+        if best is None:
+            best, idx = tc, np.zeros(tc.shape, np.int8)
+        else:
+            better = tc < best
+            np.copyto(best, tc, where=better)
+            idx[better] = c
+    return best, idx
 
 
 def _at(o, d, t):
