@@ -59,17 +59,23 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     from comet_zoo.names import sort_versions
 
     entries = hub.catalog()
-    table = Table(title=f"comet-zoo models ({', '.join(hub.hub_urls())})")
-    for column in ("name", "version" if versions else "versions", "concepts", "dataset", "size", "pulled"):
-        table.add_column(column)
+    table = Table(title="comet-zoo models", caption=f"hubs: {', '.join(hub.hub_urls())}")
+    # Names and data sets are handles to type: never truncated.
+    table.add_column("name", no_wrap=True, min_width=max([len(e.name) for e in entries] + [4]))
+    table.add_column("version" if versions else "versions", no_wrap=not versions, min_width=7)
+    table.add_column("concepts", min_width=9)
+    if not versions:  # a version row is about where it comes from: the hub takes the data set's place
+        table.add_column("dataset", no_wrap=True, min_width=max([len(e.dataset or "-") for e in entries] + [7]))
+    for column in ("size", "pulled"):
+        table.add_column(column, no_wrap=True)
     if versions:
-        table.add_column("hub")
+        table.add_column("hub", overflow="fold")
     for e in entries:
         concepts = _concepts(e.concepts)
         if versions:
             for v in reversed(sort_versions(e.versions)):
                 size = _size(e.size) if v == e.newest else "-"
-                table.add_row(e.name, v, concepts if v == e.newest else "", e.dataset or "-", size,
+                table.add_row(e.name, v, concepts if v == e.newest else "", size,
                               "yes" if v in e.pulled else "no", e.versions[v])
         else:
             all_v = sort_versions(e.versions)
