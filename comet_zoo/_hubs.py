@@ -193,13 +193,19 @@ class HfHub:
             shutil.rmtree(staging, ignore_errors=True)
 
     def publish(self, artifact: Path, name: str, version: str) -> str:
+        """One commit with the whole artifact, then the tag vN on that commit (HF_TOKEN authenticates)."""
+        from huggingface_hub.errors import HfHubHTTPError
+
         api, repo = self._api(), self._repo(name)
         if version in self.versions(name):
             raise CometError(f"{name}@{version} already exists in {self.url}; versions are immutable, push a new version")
-        api.create_repo(repo, exist_ok=True)
-        commit = api.upload_folder(repo_id=repo, folder_path=artifact, commit_message=f"{name} {version}",
-                                   ignore_patterns=[".*"])
-        api.create_tag(repo, tag=version, revision=commit.oid, tag_message=f"{name} {version}")
+        try:
+            api.create_repo(repo, exist_ok=True)
+            commit = api.upload_folder(repo_id=repo, folder_path=artifact, commit_message=f"{name} {version}",
+                                       ignore_patterns=[".*"])
+            api.create_tag(repo, tag=version, revision=commit.oid, tag_message=f"{name} {version}")
+        except HfHubHTTPError as exc:
+            raise CometError(f"push of {name}@{version} to {self.url} failed: {str(exc).splitlines()[0]}") from None
         return f"{self.url}/{name}@{version}"
 
 

@@ -110,3 +110,14 @@ def test_offline_skips_the_hf_hub_and_uses_the_cache(home, monkeypatch):
     assert hub.resolve("toy") == home / "models" / "toy" / "v1"
     with pytest.raises(CometError, match="no version v2; known: v1"):
         hub.resolve("toy@v2")
+
+
+def test_push_to_a_hub_that_refuses_is_one_line_error(home, server, tmp_path):
+    """olah is a read-only mirror: the real client's upload is refused, and comet says so in one line."""
+    env = hub_env(home, "hf://zoo", HF_ENDPOINT=server.url, HF_TOKEN="hf_test_token")
+    model = make_model(tmp_path / "m", seed=5)
+    source = make_card_source(tmp_path / "src", "fresh")
+    result = comet("push", str(model), "--as", "fresh", "--version", "v1", "--card", str(source),
+                   "--hub", "hf://zoo", env=env)
+    assert result.returncode == 2 and "push of fresh@v1 to hf://zoo failed" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "hf_test_token" not in result.stderr
