@@ -216,3 +216,30 @@ def test_hub_order_from_env_then_config_file(tmp_path, monkeypatch, zoo):
         hub.hub_urls()
     with pytest.raises(CometError, match="unknown hub 'https://example.com'"):
         open_hub("https://example.com")
+
+
+def _rehash(folder: Path) -> None:
+    (folder / "SHA256SUMS").unlink()
+    manifest.write(folder)
+
+
+def test_pickle_disguised_as_safetensors_is_refused(home, zoo, tmp_path, monkeypatch):
+    """Even with a matching manifest, weights that are not safetensors never reach the cache."""
+    def disguise(folder: Path) -> None:
+        (folder / "model.safetensors").write_bytes(b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.")
+        _rehash(folder)
+    monkeypatch.setenv("COMET_HUB", f"file://{_damaged_hub(zoo, tmp_path, disguise)}")
+    with pytest.raises(CometError, match="model.safetensors is not a valid safetensors file"):
+        hub.resolve("toy@v1")
+    assert not (home / "models" / "toy" / "v1").exists()
+
+
+def test_manifest_listing_a_pickle_is_refused(home, zoo, tmp_path, monkeypatch):
+    def add_pickle(folder: Path) -> None:
+        (folder / "extra.pt").write_bytes(b"\x80\x04K\x01.")
+        digest = manifest.sha256_file(folder / "extra.pt")
+        with open(folder / "SHA256SUMS", "a") as f:  # by hand: manifest.write itself refuses pickles
+            f.write(f"{digest}  extra.pt\n")
+    monkeypatch.setenv("COMET_HUB", f"file://{_damaged_hub(zoo, tmp_path, add_pickle)}")
+    with pytest.raises(CometError, match="extra.pt is a pickle-format file"):
+        hub.resolve("toy@v1")
