@@ -55,7 +55,6 @@ def _write_weights(src: Path, dest: Path, fp16: bool) -> None:
     if not fp16:
         shutil.copyfile(src, dest)
         return
-    import torch
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(src))
