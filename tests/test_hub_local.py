@@ -187,12 +187,12 @@ def test_push_by_default_goes_to_the_local_hub(tmp_path, zoo):
 def test_concurrent_pulls_end_with_one_good_copy(tmp_path, zoo):
     home = tmp_path / "home"
     env = hub_env(home, f"file://{zoo}")
-    code = "import sys; from comet_zoo import hub; print(hub.resolve('toy@v2'))"
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(3)]
+    env["COLUMNS"] = "500"  # one output line per pull
+    procs = [subprocess.Popen([sys.executable, "-m", "comet_zoo.cli.main", "pull", "toy@v2"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    assert {o.strip() for o, _ in outs} == {str(home / "models" / "toy" / "v2")}
+    assert {o.strip() for o, _ in outs} == {f"toy@v2 → {home / 'models' / 'toy' / 'v2'}"}
     assert sorted(p.name for p in (home / "models" / "toy").iterdir()) == ["v2"]  # no temporary leftovers
     manifest.verify(home / "models" / "toy" / "v2")
 
