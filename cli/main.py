@@ -38,15 +38,38 @@ app.command("decompose")(compose_cmd.decompose)
 app.command("recombine")(compose_cmd.recombine)
 
 
-def main() -> None:
+def _click_exceptions():
+    """The exception classes Typer raises: its vendored Click (Typer >= 0.2x) or Click itself."""
     try:
-        app()
-    except CometError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
+def main() -> None:
+    """Run the app; every user mistake ends as one line on stderr and exit code 2."""
+    click = _click_exceptions()
+    try:
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:
+        print(exc.format_message())  # the help text, already rendered
+        code = 0
+    except click.UsageError as exc:  # bad option, value or command: one line, not a panel
+        where = exc.ctx.command_path if exc.ctx else "comet"
+        message = " ".join(exc.format_message().split())
+        errors.print(f"[bold red]error:[/] {where}: {message} (see {where} --help)", highlight=False, soft_wrap=True)
+        code = 2
+    except click.ClickException as exc:
+        errors.print(f"[bold red]error:[/] {' '.join(exc.format_message().split())}", highlight=False, soft_wrap=True)
+        code = exc.exit_code
     except KeyboardInterrupt:
         errors.print("interrupted")
-        sys.exit(130)
+        code = 130
+    except CometError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

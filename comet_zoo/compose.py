@@ -71,19 +71,24 @@ class Composer:
         from . import hub
         from .cards import read_card
 
+        if not specs:
+            raise CometError("nothing to compose: give at least one component spec")
         parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
         models: dict[str, COMET] = {}
         cards, snapshots = {}, {}
         terms = []
-        for spec in parsed:
-            ref = spec.model_ref
-            if ref not in models:
-                snapshots[ref] = hub.resolve(ref)
-                models[ref] = COMET.load(snapshots[ref], device=device)
-                cards[ref] = read_card(snapshots[ref])
-            model, card = models[ref], cards[ref]
-            index, exemplar = _component(spec, model, card)
-            image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
+        for text, spec in zip(specs, parsed):
+            try:
+                ref = spec.model_ref
+                if ref not in models:
+                    snapshots[ref] = hub.resolve(ref)
+                    models[ref] = COMET.load(snapshots[ref], device=device)
+                    cards[ref] = read_card(snapshots[ref])
+                model, card = models[ref], cards[ref]
+                index, exemplar = _component(spec, model, card)
+                image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
+            except CometError as exc:  # name the spec the user typed
+                raise CometError(f"{text}: {exc}") from None
             with torch.no_grad():
                 z = model.infer(image.to(next(model.parameters()).device))[0, index]  # [D]
             terms.append(Term(ref, index, z, spec.weight, label=f"{ref}:{spec.component}"))

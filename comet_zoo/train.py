@@ -35,7 +35,7 @@ from .recipe import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
 # Settings a resumed run may change without changing the run itself.
-RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every")
+RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last")
 
 
 def _run_identity(recipe: dict) -> dict:
@@ -64,6 +64,10 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.manual_seed(self.cfg.seed)
         self.model = build_model(recipe.model).to(self.device)  # COMET, or a baseline by model.kind
+        self.memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        if self.cfg.compile and isinstance(self.model, COMET):
+            self.model.compile()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         # One generator draws every batch index and every x_0: its state makes a run resumable.
         self.generator = torch.Generator().manual_seed(self.cfg.seed)
@@ -90,14 +94,16 @@ class Trainer:
         per = self.cfg.batch_size // self.world_size
         mine = slice(self.rank * per, (self.rank + 1) * per)
         x = self.images[idx[mine]].to(self.device, torch.float32) / 255.0
-        return x, x0[mine].to(self.device)
+        return (x.contiguous(memory_format=self.memory_format),
+                x0[mine].to(self.device).contiguous(memory_format=self.memory_format))
 
     def loss(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.model, COMET):   # a baseline brings its own objective (x0 unused)
             return self.model.training_loss(x)
-        z = self.model.infer(x)                                              # [B, K, D]
-        x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps)  # [B, 3, H, W]
-        return F.mse_loss(x_n, x)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            z = self.model.infer(x)                                              # [B, K, D]
+            x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps)  # [B, 3, H, W]
+        return F.mse_loss(x_n.float(), x)
 
     def lr_at(self, step: int) -> float:
         if self.cfg.warmup and step < self.cfg.warmup:
