@@ -10,22 +10,6 @@ import typer
 from ._console import console
 
 
-def resolve_recipe(recipe: str) -> Path:
-    """A recipe file path, or the name of a recipe bundled with comet-zoo."""
-    from importlib import resources
-
-    from comet_zoo.errors import CometError
-
-    path = Path(recipe)
-    if path.suffix in {".json", ".yaml", ".yml"} or path.exists():
-        return path
-    bundled = resources.files("comet_zoo") / "recipes" / f"{recipe}.json"
-    if bundled.is_file():
-        return Path(str(bundled))
-    names = sorted(p.name[:-5] for p in (resources.files("comet_zoo") / "recipes").iterdir() if p.name.endswith(".json"))
-    raise CometError(f"no recipe file or bundled recipe named {recipe!r}; bundled: {', '.join(names)}")
-
-
 def train(
     recipe: str = typer.Argument(..., help="Recipe file (.json/.yaml) or bundled recipe name, e.g. quickstart."),
     out: Path = typer.Option(Path("runs/comet"), "--out", "-o", help="Run folder: checkpoint, model/, samples.png."),
@@ -51,7 +35,7 @@ def train(
         return
     from comet_zoo.distributed import shutdown
     from comet_zoo.errors import CometError
-    from comet_zoo.recipe import Recipe
+    from comet_zoo.recipe import Recipe, resolve_recipe
     from comet_zoo.train import Trainer
 
     spec = Recipe.load(resolve_recipe(recipe))

@@ -41,14 +41,9 @@ def _recipe(source: dict):
     """The training recipe the card names (bundled name or file), or None."""
     if not source.get("recipe"):
         return None
-    from importlib import resources
+    from .recipe import Recipe, resolve_recipe
 
-    from .recipe import Recipe
-
-    ref = str(source["recipe"])
-    bundled = resources.files("comet_zoo") / "recipes" / f"{ref}.json"
-    # A bundled recipe name (the library must not import the CLI to resolve it), else a file path.
-    return Recipe.load(Path(str(bundled)) if bundled.is_file() else Path(ref))
+    return Recipe.load(resolve_recipe(str(source["recipe"])))
 
 
 def _write_weights(src: Path, dest: Path, fp16: bool) -> None:

@@ -80,3 +80,18 @@ class Recipe:
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}
+
+
+def resolve_recipe(recipe: str | Path) -> Path:
+    """A recipe file path, or the name of a recipe bundled with comet-zoo (comet_zoo/recipes/NAME.json)."""
+    from importlib import resources
+
+    path = Path(recipe)
+    if path.suffix in {".json", ".yaml", ".yml"} or path.exists():
+        return path
+    folder = resources.files("comet_zoo") / "recipes"
+    bundled = folder / f"{recipe}.json"
+    if bundled.is_file():
+        return Path(str(bundled))
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    raise CometError(f"no recipe file or bundled recipe named {str(recipe)!r}; bundled: {', '.join(names)}")
