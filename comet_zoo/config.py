@@ -16,6 +16,7 @@ class CometConfig:
     width: int = 64             # channels of the energy ResNet (and encoder)
     num_blocks: int = 3         # FiLM residual blocks, each halves the resolution
     stem_stride: int = 1        # 1 = the paper (blocks start at full resolution); 2 = 4x cheaper
+    film_offset: float = 1.0    # FiLM gain = offset + linear(z); 0.0 as in the official code
     encoder: str = "conv"       # entry point in comet_zoo.encoders
     energy: str = "resnet-film" # entry point in comet_zoo.energies
     # Per component: feed CoordConv coordinates to the energy and encoder.

@@ -22,9 +22,10 @@ from .config import CometConfig
 class FilmBlock(nn.Module):
     """conv → FiLM → swish, twice, residual; then conv to c_out and a 2x average pool."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, film_offset: float = 1.0):
         super().__init__()
         self.c_in = c_in
+        self.offset = film_offset
         self.conv1 = nn.Conv2d(c_in, c_in, 3, padding=1)
         self.conv2 = nn.Conv2d(c_in, c_in, 3, padding=1)
         self.down = nn.Conv2d(c_in, c_out, 3, padding=1)
@@ -36,8 +37,8 @@ class FilmBlock(nn.Module):
     def forward(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
         # h: [N, c_in, S, S]; film: [N, 4*c_in] = gain1, bias1, gain2, bias2
         g1, b1, g2, b2 = film[:, :, None, None].chunk(4, dim=1)
-        r = F.silu(torch.addcmul(b1, 1 + g1, self.conv1(h)))  # FiLM: (1 + gain) * conv + bias
-        r = F.silu(torch.addcmul(b2, 1 + g2, self.conv2(r)))
+        r = F.silu(torch.addcmul(b1, self.offset + g1, self.conv1(h)))  # FiLM: (offset + gain) * conv + bias
+        r = F.silu(torch.addcmul(b2, self.offset + g2, self.conv2(r)))
         h = F.silu(self.down(h + r))
         return F.avg_pool2d(h, 3, stride=2, padding=1)  # [N, c_out, S/2, S/2]
 
@@ -54,7 +55,7 @@ class FilmResNetEnergy(nn.Module):
         self.stem = nn.Conv2d(3, w, 3 if stride == 1 else 2 * stride, stride=stride, padding=1 if stride == 1 else stride // 2)
         self.pos_stem = nn.Conv2d(2, w, 1)
         widths = [w] * config.num_blocks + [2 * w]  # the last block doubles the width
-        self.blocks = nn.ModuleList(FilmBlock(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(FilmBlock(a, b, config.film_offset) for a, b in zip(widths[:-1], widths[1:]))
         # One linear map from z to every block's FiLM parameters.
         self.film = nn.Linear(d, sum(4 * b.c_in for b in self.blocks))
         self.head = nn.Linear(2 * w, 1)

@@ -1,0 +1,197 @@
+"""Time to a good decomposition: train from scratch under a wall-clock budget and
+score the fixed test set as training goes.
+
+    python benchmarks/time_to_quality.py --case clevr32 --minutes 60 --name base \
+        [--set model.stem_stride=1 --set train.lr=3e-4 ...] [--out runs/ttq] [--eval-every 120]
+    python benchmarks/time_to_quality.py --plot runs/ttq      # redraw the plot from the logs
+
+Every `--eval-every` seconds of training (evaluation time is not counted) it logs
+one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
+segmentation (the paper's), reconstruction MSE, and the stripes and k-means colour
+baselines on the same scenes. Lines go to stdout and to OUT/NAME.jsonl; the run
+folder OUT/NAME holds the checkpoint and, at the end, the exported model. The
+plot OUT/fg_ari.png draws fg-ARI against minutes, one curve per variant, with the
+stripes baseline dashed. Run variants as separate processes (e.g. with
+OMP_NUM_THREADS=1 side by side) and compare their curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+CASES = {
+    # 32x32 CLEVR-like scenes with 2-3 objects (the issue's CPU case).
+    "clevr32": {
+        "model": {"image_size": 32, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
+                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": "clevr", "dataset_options": {"min_objects": 2, "max_objects": 3}, "train_size": 8192,
+                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    },
+    # 64x64, 3-6 objects (the issue's GPU case).
+    "clevr64": {
+        "model": {"image_size": 64, "num_components": 7, "latent_dim": 16, "width": 64, "num_blocks": 3,
+                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 7, "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": "clevr", "dataset_options": {"min_objects": 3, "max_objects": 6}, "train_size": 16384,
+                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    },
+    "tetrominoes": {
+        "model": {"image_size": 35, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
+                  "stem_stride": 1, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": "tetrominoes", "dataset_options": {}, "train_size": 8192,
+                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    },
+}
+TEST_SCENES = 256
+
+
+def apply_overrides(recipe: dict, sets: list[str]) -> dict:
+    """`section.key=value` (value parsed as JSON when it can be) into a copy of the recipe."""
+    recipe = json.loads(json.dumps(recipe))
+    for item in sets:
+        path, _, raw = item.partition("=")
+        section, _, key = path.partition(".")
+        if section not in recipe or not key or not _:
+            raise SystemExit(f"--set expects model.KEY=VALUE or train.KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        recipe[section][key] = value
+    if "num_components" in recipe["model"] and len(recipe["model"]["pos_embed"]) != recipe["model"]["num_components"]:
+        recipe["model"]["pos_embed"] = [recipe["model"]["pos_embed"][0]] * recipe["model"]["num_components"]
+    return recipe
+
+
+def evaluate(model, images, masks, k) -> dict:
+    import torch
+
+    from comet_zoo.metrics import mse, segmentation_scores
+    from comet_zoo.segment import gradient_segmentation
+
+    model.eval()
+    x = torch.from_numpy(images)
+    with torch.no_grad():
+        z = model.infer(x)
+    recon = model.generate(z, x0=model.initial_image(len(x), torch.Generator().manual_seed(0))).detach()
+    pred = gradient_segmentation(model, x, recon).numpy()
+    model.train()
+    return {**segmentation_scores(masks, pred), "mse": mse(recon.numpy(), images)}
+
+
+def run(args) -> None:
+    import torch
+
+    from comet_zoo.baselines.trivial import baseline_scores
+    from comet_zoo.data import load_dataset
+    from comet_zoo.recipe import Recipe
+    from comet_zoo.train import Trainer
+
+    spec = apply_overrides(CASES[args.case], args.set)
+    spec["train"]["seed"] = args.seed
+    recipe = Recipe.from_dict(spec)
+    out = Path(args.out)
+    log = out / f"{args.name}.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(recipe, out / args.name, device=args.device, resume=args.resume)
+    options = {"size": recipe.model.image_size, **recipe.train.dataset_options}
+    test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
+    k = recipe.model.num_components
+    base = baseline_scores(test.images, test.masks, k)
+    header = {"case": args.case, "variant": args.name, "overrides": args.set, "recipe": recipe.to_dict(),
+              "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
+              "device": str(trainer.device), "stripes_fg_ari": base["stripes"]["fg_ari"],
+              "kmeans_fg_ari": base["kmeans_colour"]["fg_ari"], "test_scenes": TEST_SCENES}
+    print(json.dumps(header), flush=True)
+    with log.open("a") as f:
+        f.write(json.dumps(header) + "\n")
+    trained_s, budget = 0.0, args.minutes * 60
+    next_eval = 0.0
+    while True:
+        if trained_s >= next_eval or trained_s >= budget:
+            t_eval = time.perf_counter()
+            scores = evaluate(trainer.model, test.images, test.masks, k)
+            line = {"variant": args.name, "step": trainer.step, "train_min": round(trained_s / 60, 2),
+                    **{key: round(v, 4) for key, v in scores.items()},
+                    "stripes_fg_ari": round(base["stripes"]["fg_ari"], 4),
+                    "eval_s": round(time.perf_counter() - t_eval, 1)}
+            print(json.dumps(line), flush=True)
+            with log.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+            next_eval += args.eval_every
+            if trained_s >= budget:
+                break
+        t0 = time.perf_counter()
+        for _ in range(20):
+            trainer.train_step()
+        trained_s += time.perf_counter() - t0
+        if trainer.step % recipe.train.checkpoint_every < 20:
+            trainer.save_checkpoint()
+    trainer.save_checkpoint()
+    trainer.export()
+    plot(out)
+
+
+def plot(out: Path) -> Path:
+    """fg-ARI against training minutes, one curve per OUT/*.jsonl; stripes dashed."""
+    from PIL import Image, ImageDraw
+
+    from comet_zoo.images import save_png
+
+    curves = {}
+    stripes = None
+    for path in sorted(out.glob("*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        points = [(r["train_min"], r["fg_ari"]) for r in rows if "fg_ari" in r]
+        stripes = next((r["stripes_fg_ari"] for r in rows if "stripes_fg_ari" in r), stripes)
+        if points:
+            curves[path.stem] = points
+    w, h, m = 640, 400, 50
+    im = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(im)
+    t_max = max([p[0] for pts in curves.values() for p in pts] + [1.0])
+    sx = lambda t: m + (w - 2 * m) * t / t_max  # noqa: E731
+    sy = lambda v: h - m - (h - 2 * m) * max(0.0, min(1.0, v))  # noqa: E731
+    d.line([(m, h - m), (w - m, h - m)], fill="black")
+    d.line([(m, m), (m, h - m)], fill="black")
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        d.text((8, sy(v) - 6), f"{v:.2f}", fill="black")
+    d.text((w // 2 - 60, h - m + 18), f"training minutes (0..{t_max:.0f})", fill="black")
+    d.text((m, 12), "fg-ARI of gradient segmentation vs. training time", fill="black")
+    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+    for i, (name, pts) in enumerate(curves.items()):
+        c = colours[i % len(colours)]
+        d.line([(sx(t), sy(v)) for t, v in pts], fill=c, width=2) if len(pts) > 1 else None
+        d.text((w - m - 150, m + 14 * i), name, fill=c)
+    if stripes is not None:
+        for x in range(m, w - m, 12):
+            d.line([(x, sy(stripes)), (x + 6, sy(stripes))], fill="gray")
+        d.text((w - m - 150, sy(stripes) - 14), f"stripes {stripes:.2f}", fill="gray")
+    return save_png(im, out / "fg_ari.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=sorted(CASES), default="clevr32")
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--name", default="base")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--out", default="runs/ttq")
+    parser.add_argument("--eval-every", type=float, default=120.0, help="seconds of training between evaluations")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--plot", metavar="OUT", help="only redraw OUT/fg_ari.png from the logs")
+    args = parser.parse_args()
+    if args.plot:
+        print(plot(Path(args.plot)))
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
