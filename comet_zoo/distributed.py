@@ -38,6 +38,8 @@ def init_from_env(device: torch.device) -> tuple[int, int]:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size > 1 and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":  # one GPU per rank, chosen before NCCL starts
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend, timeout=timedelta(seconds=int(os.environ.get("COMET_DIST_TIMEOUT", "300"))))
     return world()
 
