@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from ._console import console
+from ._console import console, parse_key_values
 
 app = typer.Typer(help="Dataset plugins: list them, preview their scenes.", no_args_is_help=True)
-
-
-def _parse_options(pairs: List[str]) -> dict:
-    """KEY=VALUE strings → options; a VALUE is JSON when it parses (3, true, [1,2]), else a string."""
-    from comet_zoo.errors import CometError
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CometError(f"--option takes KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
 
 
 @app.command("list")
@@ -72,7 +55,7 @@ def preview(
 
     if n < 1 or nrow < 1 or not 1 <= scale <= 16:
         raise CometError("--n and --nrow must be >= 1 and --scale in 1..16")
-    options = _parse_options(option)
+    options = parse_key_values(option)
     if size is not None:
         options["size"] = size
     scenes = load_dataset(name, split, n, seed, **options)

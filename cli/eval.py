@@ -8,23 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ._console import console
-
-
-def _options(pairs: list[str]) -> dict:
-    """KEY=VALUE dataset options; values parse as JSON when they can (3 → int, true → bool)."""
-    from comet_zoo.errors import CometError
-
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CometError(f"--option takes KEY=VALUE, got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+from ._console import console, parse_key_values
 
 
 def evaluate(
@@ -60,7 +44,7 @@ def evaluate(
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))
-    options = {**training_options(folder, dataset), **_options(option)}
+    options = {**training_options(folder, dataset), **parse_key_values(option)}
     with console.status("evaluating") as status:
         report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
                      batch_size=batch_size, pairs=pairs, threshold=threshold, on_stage=lambda s: status.update(s))

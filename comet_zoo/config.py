@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import CometError
 
@@ -56,3 +58,17 @@ class CometConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def read_config_json(directory: str | Path, name: str = "config.json") -> dict:
+    """A model folder's config.json as a dict, with one clear error per problem."""
+    path = Path(directory) / name
+    if not path.is_file():
+        raise CometError(f"{directory}: no {name}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CometError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CometError(f"{path}: expected a JSON object")
+    return data

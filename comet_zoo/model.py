@@ -11,7 +11,6 @@ PyTorchModelHubMixin; loading reads safetensors only and is strict.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from huggingface_hub import PyTorchModelHubMixin, constants, hf_hub_download
 from torch import nn
 
 from . import registry
-from .config import CometConfig
+from .config import CometConfig, read_config_json
 from .errors import CometError
 from .sampler import SAMPLERS, Schedule, descend
 from .weights import load_weights
@@ -148,15 +147,6 @@ class COMET(
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "COMET":
         """Load a local model folder (config.json + model.safetensors) with clear errors."""
-        directory = Path(directory)
-        config_path = directory / constants.CONFIG_NAME
-        if not config_path.is_file():
-            raise CometError(f"{directory}: no {constants.CONFIG_NAME}")
-        try:
-            data = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CometError(f"{config_path}: invalid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise CometError(f"{config_path}: expected a JSON object")
+        data = read_config_json(directory, constants.CONFIG_NAME)
         config = CometConfig.from_dict(data)
         return cls._from_pretrained(model_id=str(directory), config=config, map_location=str(device))

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comet_zoo.compose import Composer, Term, resize
+from comet_zoo.compose import Composer, resize
 from comet_zoo.errors import CometError
 from comet_zoo.spec import parse_spec
 from comet_zoo.train import Trainer

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .._io import atomic_path
+from ..config import read_config_json
 from ..errors import CometError
 from ..weights import load_weights
 
@@ -71,14 +72,7 @@ class BaselineModel(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu"):
-        directory = Path(directory)
-        path = directory / CONFIG
-        if not path.is_file():
-            raise CometError(f"{directory}: no {CONFIG}")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CometError(f"{path}: invalid JSON ({exc})") from None
+        data = read_config_json(directory, CONFIG)
         model = cls(cls.config_class.from_dict(data))
-        load_weights(model, directory / WEIGHTS)
+        load_weights(model, Path(directory) / WEIGHTS)
         return model.to(device).eval()
