@@ -53,7 +53,7 @@ def naive_loss(model, x, x0):
     return F.mse_loss(xi, x)
 
 
-def run_case(case: str, mode: str, steps: int, device: str) -> dict:
+def run_case(case: str, mode: str, steps: int, device: str, batch_override: int | None = None) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -64,6 +64,7 @@ def run_case(case: str, mode: str, steps: int, device: str) -> dict:
     torch.manual_seed(0)
     settings = dict(CASES[case])
     batch = settings.pop("batch")
+    batch = batch_override or batch  # e.g. to fit the naive mode's memory on a small machine
     model = COMET(CometConfig(**settings)).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 3, settings["image_size"], settings["image_size"], device=device)
@@ -113,20 +114,23 @@ def main() -> None:
     parser.add_argument("--modes", default="ours,naive")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, help="override every case's batch size")
     parser.add_argument("--_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._one:  # child process: one case, one mode
         case, mode = args._one.split("/")
-        print(json.dumps(run_case(case, mode, args.steps, args.device)), flush=True)
+        print(json.dumps(run_case(case, mode, args.steps, args.device, args.batch)), flush=True)
         return
     for case in args.cases.split(","):
         if case not in CASES:
             sys.exit(f"unknown case {case!r}; known: {', '.join(CASES)}")
         for mode in args.modes.split(","):
             cmd = [sys.executable, __file__, "--_one", f"{case}/{mode}", "--steps", str(args.steps), "--device", args.device]
+            cmd += ["--batch", str(args.batch)] if args.batch else []
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             if out.returncode != 0:
-                print(json.dumps({"case": case, "mode": mode, "error": out.stderr.strip().splitlines()[-1:]}), flush=True)
+                reason = out.stderr.strip().splitlines()[-1:] or [f"killed by signal {-out.returncode}"]
+                print(json.dumps({"case": case, "mode": mode, "error": reason}), flush=True)
             else:
                 print(out.stdout.strip(), flush=True)
 
