@@ -15,20 +15,22 @@ import pytest
 from comet_zoo import manifest
 from comet_zoo._hubs import bundled_root, open_hub
 from comet_zoo.cards import read_card
+from comet_zoo.names import sort_versions
 from hub_support import comet, hub_env
 
 REPO = Path(__file__).resolve().parents[1]
 ZOO = ("clevr", "clevr-lighting", "clevr-toy")
+VERSIONS = {name: sort_versions(open_hub("bundled").versions(name)) for name in ZOO}  # oldest first
+NEWEST = {name: versions[-1] for name, versions in VERSIONS.items()}
 
 
-@pytest.mark.parametrize("name", ZOO)
-def test_bundled_model_is_complete(name):
-    bundled = open_hub("bundled")
-    assert "v1" in bundled.versions(name)
-    snapshot = bundled_root() / name / "v1"
+@pytest.mark.parametrize("name, version", [(n, v) for n in ZOO for v in VERSIONS[n]])
+def test_bundled_model_is_complete(name, version):
+    assert "v1" in VERSIONS[name]
+    snapshot = bundled_root() / name / version
     manifest.verify(snapshot)
     info = read_card(snapshot)
-    assert (info.name, info.version) == (name, "v1")
+    assert (info.name, info.version) == (name, version)
     assert 4 <= len(info.exemplars) <= 8 and all((snapshot / e).is_file() for e in info.exemplars)
     config = json.loads((snapshot / "config.json").read_text())
     assert len(info.concepts) == config["num_components"]
@@ -38,7 +40,7 @@ def test_bundled_model_is_complete(name):
 
 
 def test_clevr_lighting_has_a_light_and_four_objects():
-    info = read_card(bundled_root() / "clevr-lighting" / "v1")
+    info = read_card(bundled_root() / "clevr-lighting" / NEWEST["clevr-lighting"])
     assert [c.name for c in info.concepts] == ["light0", "obj0", "obj1", "obj2", "obj3"]
     assert info.concepts[0].kind == "global"
 
@@ -53,10 +55,10 @@ def test_offline_pull_into_a_fresh_home(tmp_path):
     del env["COMET_HUB"]  # the built-in default order: bundled, then COMET_HOME/hub
     result = comet("pull", "clevr-toy", env=env)
     assert result.returncode == 0, result.stderr
-    snapshot = tmp_path / "home" / "models" / "clevr-toy" / "v1"
+    snapshot = tmp_path / "home" / "models" / "clevr-toy" / NEWEST["clevr-toy"]  # NAME alone: the newest
     manifest.verify(snapshot)
     listed = comet("list", env=env)
-    assert all(name in listed.stdout for name in ZOO) and "v1" in listed.stdout
+    assert all(name in listed.stdout for name in ZOO) and NEWEST["clevr"] in listed.stdout
 
 
 def test_regular_install_carries_the_zoo(tmp_path):
@@ -74,8 +76,9 @@ def test_regular_install_carries_the_zoo(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("comet_zoo-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ZOO:
-        for rel in manifest.read(bundled_root() / name / "v1"):
-            assert f"comet_zoo/zoo/{name}/v1/{rel}" in names
+        for version in VERSIONS[name]:
+            for rel in manifest.read(bundled_root() / name / version):
+                assert f"comet_zoo/zoo/{name}/{version}/{rel}" in names
     assert "comet_zoo/recipes/quickstart.json" in names
     target = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
@@ -89,4 +92,4 @@ def test_regular_install_carries_the_zoo(tmp_path):
     assert out.returncode == 0, out.stderr
     module, snapshot, model = out.stdout.split()
     assert module.startswith(str(target)) and model == "COMET"
-    assert Path(snapshot) == tmp_path / "home" / "models" / "clevr-toy" / "v1"
+    assert Path(snapshot) == tmp_path / "home" / "models" / "clevr-toy" / NEWEST["clevr-toy"]
