@@ -28,3 +28,12 @@ def tiny_recipe(**train_overrides):
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: on 2 shared cores, oversubscribed OpenMP threads spin for seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
