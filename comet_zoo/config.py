@@ -10,6 +10,13 @@ from pathlib import Path
 from .errors import CometError
 
 
+def reject_unknown_keys(datacls, data: dict, what: str) -> None:
+    """One error naming every key of `data` that dataclass `datacls` has no field for."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(datacls)})
+    if unknown:
+        raise CometError(f"unknown {what}: {', '.join(unknown)}")
+
+
 @dataclass
 class CometConfig:
     image_size: int = 64        # native H = W of the energy net
@@ -50,10 +57,7 @@ class CometConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CometConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CometError(f"unknown model config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, data, "model config keys")
         return cls(**data)
 
     def to_dict(self) -> dict:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import CometConfig
+from .config import CometConfig, reject_unknown_keys
 from .errors import CometError
 
 
@@ -51,10 +51,7 @@ class Recipe:
         if not isinstance(data, dict) or set(data) - {"model", "train", "name", "description"}:
             raise CometError("a recipe is an object with 'model' and 'train' sections (and optional 'name', 'description')")
         train = data.get("train", {})
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(set(train) - known)
-        if unknown:
-            raise CometError(f"unknown train keys: {', '.join(unknown)}")
+        reject_unknown_keys(TrainConfig, train, "train keys")
         # The model section's `kind` (default comet) picks COMET or a baseline (comet_zoo.architectures).
         from .architectures import config_from_dict
 

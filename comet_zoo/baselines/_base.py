@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .._io import atomic_path
-from ..config import read_config_json
+from ..config import read_config_json, reject_unknown_keys
 from ..errors import CometError
 from ..weights import load_weights
 
@@ -40,10 +40,7 @@ class BaselineConfig:
         kind = data.pop("kind", cls.kind)
         if kind != cls.kind:
             raise CometError(f"config of kind {kind!r} given to {cls.kind}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CometError(f"unknown {cls.kind} config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, data, f"{cls.kind} config keys")
         return cls(**data)
 
     def to_dict(self) -> dict:
