@@ -149,3 +149,22 @@ def comet(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.C
     """The real CLI in a subprocess (python -m, so it runs from this checkout's interpreter)."""
     return subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def publish_toy_versions(root: Path, hub_dir: Path) -> Path:
+    """toy@v1 and toy@v2 (different weights) pushed by `hub.push` into the file:// hub `hub_dir`."""
+    import pytest
+
+    from comet_zoo import hub
+
+    source = make_card_source(root / "src", "toy")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COMET_HOME", str(root / "publisher-home"))
+    mp.setenv("COMET_CONFIG", str(root / "no-config.toml"))
+    try:
+        for version, seed in (("v1", 0), ("v2", 1)):
+            hub.push(make_model(root / f"model-{version}", seed=seed), "toy", version,
+                     hub=f"file://{hub_dir}", card_source=source)
+    finally:
+        mp.undo()
+    return hub_dir

@@ -13,7 +13,7 @@ pytest.importorskip("olah", reason="the HF backend tests need the `olah` test de
 
 from comet_zoo import hub, manifest  # noqa: E402
 from comet_zoo.errors import CometError  # noqa: E402
-from hub_support import OlahServer, add_version, comet, hub_env, make_card_source, make_model, read_folder  # noqa: E402
+from hub_support import OlahServer, add_version, comet, hub_env, make_card_source, make_model, publish_toy_versions, read_folder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +21,7 @@ def server(tmp_path_factory):
     """olah serving zoo/toy with tags v1 and v2 (different weights) and an untagged newer commit,
     and zoo/evil holding only a pickle."""
     root = tmp_path_factory.mktemp("hf")
-    source = make_card_source(root / "src", "toy")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COMET_HOME", str(root / "publisher"))
-    mp.setenv("COMET_CONFIG", str(root / "no-config.toml"))
-    for version, seed in (("v1", 0), ("v2", 1)):
-        hub.push(make_model(root / f"m-{version}", seed=seed), "toy", version,
-                 hub=f"file://{root / 'built'}", card_source=source)
-    mp.undo()
+    publish_toy_versions(root, root / "built")
     with OlahServer(root / "olah") as srv:
         repo = srv.repo("zoo", "toy")
         srv.commits = {v: add_version(repo, read_folder(root / "built" / "toy" / v), v) for v in ("v1", "v2")}

@@ -13,22 +13,14 @@ import pytest
 from comet_zoo import hub, manifest
 from comet_zoo._hubs import open_hub
 from comet_zoo.errors import CometError
-from hub_support import comet, hub_env, make_card_source, make_model
+from hub_support import comet, hub_env, make_card_source, make_model, publish_toy_versions
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
     """A file:// hub holding toy@v1 and toy@v2 (different weights), built by `hub.push`."""
     root = tmp_path_factory.mktemp("zoo")
-    source = make_card_source(root / "src", "toy")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COMET_HOME", str(root / "publisher-home"))
-    mp.setenv("COMET_CONFIG", str(root / "no-config.toml"))
-    for version, seed in (("v1", 0), ("v2", 1)):
-        hub.push(make_model(root / f"model-{version}", seed=seed), "toy", version,
-                 hub=f"file://{root / 'hub'}", card_source=source)
-    mp.undo()
-    return root / "hub"
+    return publish_toy_versions(root, root / "hub")
 
 
 @pytest.fixture
