@@ -46,10 +46,12 @@ def train(
     if encoder is not None:
         spec.model.encoder = encoder
     spec.train.compile = spec.train.compile or compile
+    clean = False
     try:
         _train(Trainer(spec, out, device=device, resume=resume), spec, out)
+        clean = True
     finally:
-        shutdown()
+        shutdown(clean)
 
 
 def _train(trainer, spec, out: Path) -> None:

@@ -58,8 +58,13 @@ def all_reduce_mean(tensors: list[torch.Tensor]) -> None:
         offset += t.numel()
 
 
-def shutdown() -> None:
+def shutdown(clean: bool = False) -> None:
+    """Leave the process group. After a clean run every rank first waits for the others
+    (rank 0 still exports the model), so no rank tears gloo down under a peer that is
+    still in it; after a failure the rank leaves at once and the launcher stops the rest."""
     if dist.is_available() and dist.is_initialized():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 
