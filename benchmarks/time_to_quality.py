@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import time
 from pathlib import Path
 
@@ -37,6 +38,28 @@ CASES = {
         "model": {"image_size": 64, "num_components": 7, "latent_dim": 16, "width": 64, "num_blocks": 3,
                   "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 7, "steps": 5, "step_size": 1000.0},
         "train": {"dataset": "clevr", "dataset_options": {"min_objects": 3, "max_objects": 6}, "train_size": 16384,
+                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    },
+    # The zoo's lighting model: component 0 global (no positional embedding) for the light.
+    "clevr-lighting": {
+        "model": {"image_size": 32, "num_components": 5, "latent_dim": 16, "width": 32, "num_blocks": 3,
+                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [False] + [True] * 4, "steps": 5,
+                  "step_size": 1000.0},
+        "train": {"dataset": "clevr-lighting", "dataset_options": {"min_objects": 2, "max_objects": 3},
+                  "train_size": 8192, "batch_size": 32, "lr": 1e-3, "total_steps": 10**7,
+                  "checkpoint_every": 500, "log_every": 100},
+    },
+    "clevr-toy": {
+        "model": {"image_size": 32, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
+                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": "clevr-toy", "dataset_options": {"min_objects": 2, "max_objects": 3}, "train_size": 8192,
+                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    },
+    # Global factors (no masks: only reconstruction is scored): conv encoder, latent 64, no positional embedding.
+    "falcor": {
+        "model": {"image_size": 64, "num_components": 4, "latent_dim": 64, "width": 32, "num_blocks": 3,
+                  "stem_stride": 2, "encoder": "conv", "pos_embed": [False] * 4, "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": "falcor", "dataset_options": {}, "train_size": 8192,
                   "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
     },
     "tetrominoes": {
@@ -74,13 +97,17 @@ def evaluate(model, images, masks, k) -> dict:
     from comet_zoo.segment import gradient_segmentation
 
     model.eval()
-    x = torch.from_numpy(images)
+    device = next(model.parameters()).device
+    x = torch.from_numpy(images).to(device)
     with torch.no_grad():
         z = model.infer(x)
+    # x_0 from a CPU generator: the same start on the CPU and on a GPU.
     recon = model.generate(z, x0=model.initial_image(len(x), torch.Generator().manual_seed(0))).detach()
-    pred = gradient_segmentation(model, x, recon).numpy()
+    scores = {"mse": mse(recon.cpu().numpy(), images)}
+    if masks is not None:  # falcor has factors, no masks: reconstruction only
+        scores.update(segmentation_scores(masks, gradient_segmentation(model, x, recon).cpu().numpy()))
     model.train()
-    return {**segmentation_scores(masks, pred), "mse": mse(recon.numpy(), images)}
+    return scores
 
 
 def run(args) -> None:
@@ -101,23 +128,30 @@ def run(args) -> None:
     options = {"size": recipe.model.image_size, **recipe.train.dataset_options}
     test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
     k = recipe.model.num_components
-    base = baseline_scores(test.images, test.masks, k)
+    base = baseline_scores(test.images, test.masks, k) if test.masks is not None else None
     header = {"case": args.case, "variant": args.name, "overrides": args.set, "recipe": recipe.to_dict(),
               "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
-              "device": str(trainer.device), "stripes_fg_ari": base["stripes"]["fg_ari"],
-              "kmeans_fg_ari": base["kmeans_colour"]["fg_ari"], "test_scenes": TEST_SCENES}
+              "device": str(trainer.device), "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
+              "stripes_fg_ari": base and base["stripes"]["fg_ari"],
+              "kmeans_fg_ari": base and base["kmeans_colour"]["fg_ari"], "test_scenes": TEST_SCENES}
     print(json.dumps(header), flush=True)
     with log.open("a") as f:
         f.write(json.dumps(header) + "\n")
     trained_s, budget = 0.0, args.minutes * 60
     next_eval = 0.0
+    # SIGINT/SIGTERM (e.g. an outer `timeout`) ends the run between steps: scored, checkpointed, exported.
+    interrupted = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: interrupted.append(True))
     while True:
+        if interrupted:
+            budget = trained_s
         if trained_s >= next_eval or trained_s >= budget:
             t_eval = time.perf_counter()
             scores = evaluate(trainer.model, test.images, test.masks, k)
             line = {"variant": args.name, "step": trainer.step, "train_min": round(trained_s / 60, 2),
                     **{key: round(v, 4) for key, v in scores.items()},
-                    "stripes_fg_ari": round(base["stripes"]["fg_ari"], 4),
+                    "stripes_fg_ari": base and round(base["stripes"]["fg_ari"], 4),
                     "eval_s": round(time.perf_counter() - t_eval, 1)}
             print(json.dumps(line), flush=True)
             with log.open("a") as f:
@@ -127,6 +161,8 @@ def run(args) -> None:
                 break
         t0 = time.perf_counter()
         for _ in range(20):
+            if interrupted:
+                break
             trainer.train_step()
         trained_s += time.perf_counter() - t0
         if trainer.step % recipe.train.checkpoint_every < 20:

@@ -19,6 +19,8 @@ def train(
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (gloo on CPU, NCCL on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the descent steps that need no double backward."),
+    time_limit: Optional[float] = typer.Option(
+        None, "--time-limit", help="Stop after this many minutes of training (checkpointed; continue with --resume)."),
 ) -> None:
     """Train a COMET model from a recipe (the paper's Algorithm 1)."""
     import os
@@ -31,6 +33,7 @@ def train(
         argv += ["--steps", str(steps)] if steps is not None else []
         argv += ["--encoder", encoder] if encoder is not None else []
         argv += ["--compile"] if compile else []
+        argv += ["--time-limit", str(time_limit)] if time_limit is not None else []
         launch(argv, nproc)
         return
     from comet_zoo.distributed import shutdown
@@ -46,19 +49,21 @@ def train(
     if encoder is not None:
         spec.model.encoder = encoder
     spec.train.compile = spec.train.compile or compile
+    if time_limit is not None and time_limit <= 0:
+        raise CometError(f"--time-limit must be > 0 minutes, got {time_limit}")
     clean = False
     try:
-        _train(Trainer(spec, out, device=device, resume=resume), spec, out)
+        _train(Trainer(spec, out, device=device, resume=resume), spec, out, None if time_limit is None else time_limit * 60)
         clean = True
     finally:
         shutdown(clean)
 
 
-def _train(trainer, spec, out: Path) -> None:
+def _train(trainer, spec, out: Path, time_limit: float | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     if trainer.rank != 0:
-        trainer.run()
+        trainer.run(time_limit=time_limit)
         return
     console.print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
                   f"{f' × {trainer.world_size} processes' if trainer.world_size > 1 else ''} → {out}")
@@ -66,8 +71,10 @@ def _train(trainer, spec, out: Path) -> None:
                TextColumn("{task.fields[ips]} img/s"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("train", total=spec.train.total_steps, completed=trainer.step, loss="-", ips="-")
-        trainer.run(on_step=lambda s: progress.update(
+        finished = trainer.run(time_limit=time_limit, on_step=lambda s: progress.update(
             task, completed=s.step, loss=f"{s.loss:.4f}", ips=f"{s.images_per_s:.0f}"))
+    if not finished:
+        console.print(f"time limit reached at step {trainer.step}; checkpoint kept (continue with --resume)")
     model_dir = trainer.export()
     samples = trainer.save_samples()
     console.print(f"model → {model_dir}\nsamples (inputs over reconstructions) → {samples}")

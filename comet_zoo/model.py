@@ -69,10 +69,15 @@ class COMET(
         return self
 
     def initial_image(self, batch: int, generator: torch.Generator | None = None, size: int | None = None) -> torch.Tensor:
-        """x_0 ~ U(0, 1): [batch, 3, S, S] on the model's device."""
+        """x_0 ~ U(0, 1): [batch, 3, S, S] on the model's device.
+
+        Drawn on the generator's device, so a CPU generator gives the same x_0
+        whether the model runs on the CPU or a GPU.
+        """
         s = size or self.config.image_size
         p = next(self.parameters())
-        return torch.rand(batch, 3, s, s, generator=generator, device=p.device, dtype=p.dtype)
+        drawn_on = generator.device if generator is not None else p.device
+        return torch.rand(batch, 3, s, s, generator=generator, device=drawn_on, dtype=p.dtype).to(p.device)
 
     def generate(
         self,

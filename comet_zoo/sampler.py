@@ -89,7 +89,8 @@ def descend(
         factor, noise = schedule.at(n, steps)
         x_next = x - (step_size * factor) * g
         if noise > 0:
-            x_next = x_next + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            drawn_on = generator.device if generator is not None else x.device  # a CPU generator may drive a GPU run
+            x_next = x_next + noise * torch.randn(x.shape, generator=generator, device=drawn_on, dtype=x.dtype).to(x.device)
         x = straight_through_clamp(x_next)
         if not keep_graph:
             x = x.detach()

@@ -129,9 +129,15 @@ class Trainer:
         self.step += 1
         return loss.item()
 
-    def run(self, until: int | None = None, on_step: Callable[[StepStats], None] | None = None) -> None:
-        """Train to step `until` (default: the recipe's total), checkpointing on the way."""
+    def run(self, until: int | None = None, on_step: Callable[[StepStats], None] | None = None,
+            time_limit: float | None = None) -> bool:
+        """Train to step `until` (default: the recipe's total), checkpointing on the way.
+
+        `time_limit` (seconds of wall time) stops earlier, after a checkpoint; the
+        run then continues later with `resume`. Returns True when `until` was reached.
+        """
         until = self.cfg.total_steps if until is None else until
+        deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.model.train()
         log = self.out_dir / "log.jsonl"
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -139,15 +145,26 @@ class Trainer:
             t0 = time.perf_counter()
             loss = self.train_step()
             stats = StepStats(self.step, loss, self.cfg.batch_size / (time.perf_counter() - t0))
-            if self.rank != 0:
-                continue  # rank 0 alone reports and writes
-            if on_step:
-                on_step(stats)
-            if self.step % self.cfg.log_every == 0:
-                with log.open("a") as f:
-                    f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
-            if self.step % self.cfg.checkpoint_every == 0 or self.step == until:
-                self.save_checkpoint()
+            out_of_time = deadline is not None and self._all_agree(time.perf_counter() >= deadline)
+            if self.rank == 0:  # rank 0 alone reports and writes
+                if on_step:
+                    on_step(stats)
+                if self.step % self.cfg.log_every == 0:
+                    with log.open("a") as f:
+                        f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == until or out_of_time:
+                    self.save_checkpoint()
+            if out_of_time:
+                return False
+        return True
+
+    def _all_agree(self, flag: bool) -> bool:
+        """True on every rank when any rank says so (ranks' clocks differ; all must stop at one step)."""
+        if self.world_size == 1:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        all_reduce_mean([t])
+        return t.item() > 0
 
     # -- outputs ---------------------------------------------------------------
     def save_samples(self, path: str | Path | None = None) -> Path:
