@@ -137,8 +137,10 @@ def run(args) -> None:
     print(json.dumps(header), flush=True)
     with log.open("a") as f:
         f.write(json.dumps(header) + "\n")
-    trained_s, budget = 0.0, args.minutes * 60
-    next_eval = 0.0
+    # A resumed run's curve continues where its log left off: --minutes more of training.
+    done = [json.loads(line) for line in log.read_text().splitlines() if '"train_min"' in line] if args.resume else []
+    trained_s = done[-1]["train_min"] * 60 if done else 0.0
+    budget, next_eval = trained_s + args.minutes * 60, trained_s
     # SIGINT/SIGTERM (e.g. an outer `timeout`) ends the run between steps: scored, checkpointed, exported.
     interrupted = []
     for sig in (signal.SIGINT, signal.SIGTERM):

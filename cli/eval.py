@@ -100,6 +100,7 @@ def _print(report: dict) -> None:
                 continue
             for row, s in rows.items():
                 if isinstance(s, dict):
-                    t.add_row(swap, row, f"{s['psnr']:.2f}", f"{s['ssim']:.3f}", str(rows["n"]),
+                    label = f"{row} (component {s['component']})" if "component" in s else row
+                    t.add_row(swap, label, f"{s['psnr']:.2f}", f"{s['ssim']:.3f}", str(rows["n"]),
                               style="bold" if row == "composed" else "dim")
         console.print(t)

@@ -109,14 +109,25 @@ def push(
     hub_url: Optional[str] = typer.Option(None, "--hub", help="file://DIR or hf://ORG; default: the configured push hub."),
     card_source: Optional[Path] = typer.Option(None, "--card", help="Card source YAML; default cards/NAME.yaml if present."),
     fp16: bool = typer.Option(False, "--fp16", help="Store the weights as float16 (half the size)."),
+    eval_json: Optional[Path] = typer.Option(None, "--eval", help="A `comet eval --json` report of this model: its metrics go on the card."),
 ) -> None:
     """Publish a trained model as a versioned artifact with a generated concept card."""
+    import json
+
     from comet_zoo import hub
+    from comet_zoo.errors import CometError
+
+    report = None
+    if eval_json is not None:
+        try:
+            report = json.loads(eval_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CometError(f"cannot read eval report {eval_json}: {getattr(exc, 'strerror', None) or exc}") from None
 
     if card_source is None and Path("cards", f"{name}.yaml").is_file():
         card_source = Path("cards", f"{name}.yaml")
     with console.status(f"building {name}@{version} (exemplars, metrics, card)"):
-        where = hub.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16)
+        where = hub.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16, eval_report=report)
     console.print(f"pushed {name}@{version} → {where}", highlight=False)
 
 

@@ -57,8 +57,26 @@ def _write_weights(src: Path, dest: Path, fp16: bool) -> None:
     save_file(half, str(dest), metadata={"format": "pt"})
 
 
+def _figures(source: dict, out: Path) -> list[tuple[str, str]]:
+    """Copy the card source's figures ({title, path} PNGs) into out/figures/."""
+    figures = source.get("figures") or []
+    if not isinstance(figures, list) or not all(isinstance(f, dict) and {"title", "path"} <= set(f) for f in figures):
+        raise CometError("card source: figures must be a list of {title, path}")
+    placed = []
+    for i, fig in enumerate(figures):
+        src = Path(fig["path"])
+        if src.suffix.lower() != ".png" or not src.is_file():
+            raise CometError(f"card figure {src}: not a PNG file")
+        (out / "figures").mkdir(exist_ok=True)
+        rel = f"figures/{i}-{src.name}"
+        shutil.copyfile(src, out / rel)
+        placed.append((str(fig["title"]), rel))
+    return placed
+
+
 def build(model_dir: Path, name: str, version: str, out: Path,
-          card_source: str | Path | None = None, fp16: bool = False) -> Path:
+          card_source: str | Path | None = None, fp16: bool = False, eval_report: dict | None = None) -> Path:
+    """`eval_report` (a `comet eval --json` report of this model) adds its metrics to the card."""
     import torch
 
     from .data import load_dataset
@@ -115,9 +133,24 @@ def build(model_dir: Path, name: str, version: str, out: Path,
         import dataclasses
 
         training = {"recipe": str(source["recipe"]), "train": dataclasses.asdict(recipe.train)}
+    facts = [("parameters", f"{model.num_parameters():,}"),
+             ("weights sha256", f"`{manifest.sha256_file(out / 'model.safetensors')}`"),
+             ("weights dtype", "float16" if fp16 else "float32")]
     card = render(name=name, version=version, source=source, config=config, training=training,
-                  exemplars=exemplars, metrics=metrics, dataset=dataset, reconstructions="reconstructions.png")
+                  exemplars=exemplars, metrics=metrics, dataset=dataset, reconstructions="reconstructions.png",
+                  figures=_figures(source, out), facts=facts)
     (out / "README.md").write_text(str(card), encoding="utf-8")
+    if eval_report is not None:
+        from .cards import write_metrics
+        from .evaluate import flat_metrics
+
+        try:
+            d = eval_report["dataset"]
+            flat = flat_metrics(eval_report)
+        except (KeyError, TypeError) as exc:
+            raise CometError(f"the eval report is not a `comet eval --json` report (missing {exc})") from None
+        write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"),
+                      note="Measured on the float32 weights before float16 storage." if fp16 else "")
     for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
         path.chmod(0o755 if path.is_dir() else 0o644)
     manifest.write(out)

@@ -113,7 +113,8 @@ def check_concepts(raw: list, num_components: int, exemplars: list[str], where: 
 
 
 def load_source(path: str | Path) -> dict:
-    """A card source (cards/NAME.yaml): title, summary, recipe, concepts, tags, note."""
+    """A card source (cards/NAME.yaml): title, summary, recipe, concepts, tags, note, and
+    figures (a list of {title, path}: PNGs copied into the artifact and shown on the card)."""
     import yaml
 
     path = Path(path)
@@ -126,7 +127,7 @@ def load_source(path: str | Path) -> dict:
     if not isinstance(data, dict):
         raise CometError(f"card source {path}: expected a mapping")
     unknown = sorted(set(data) - {"name", "title", "summary", "recipe", "dataset", "license", "tags",
-                                  "note", "exemplars", "concepts"})
+                                  "note", "exemplars", "concepts", "figures"})
     if unknown:
         raise CometError(f"card source {path}: unknown keys {', '.join(unknown)}")
     return data
@@ -141,7 +142,8 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def render(*, name: str, version: str, source: dict, config: dict, training: dict,
            exemplars: list[str], metrics: dict[str, float], dataset: str | None,
-           reconstructions: str | None = None):
+           reconstructions: str | None = None, figures: list[tuple[str, str]] = (),
+           facts: list[tuple[str, str]] = ()):
     """The concept card as a huggingface_hub ModelCard (front matter + generated body)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -174,9 +176,11 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
              "another image is given.", "", " ".join(f"![exemplar {i}]({e})" for i, e in enumerate(exemplars)), ""]
     if reconstructions:
         body += ["Exemplars (top) over their reconstructions (bottom):", "", f"![reconstructions]({reconstructions})", ""]
+    for title_, rel in figures:  # (title, path inside the artifact)
+        body += [f"## {title_}", "", f"![{title_}]({rel})", ""]
     if metrics:
         body += ["## Metrics", "", _table([[k, f"{v:.5f}"] for k, v in metrics.items()], ["metric (test split)", "value"]), ""]
-    body += ["## Model", "", _table([[k, v] for k, v in config.items()], ["config", "value"]), ""]
+    body += ["## Model", "", _table([[k, v] for k, v in [*facts, *config.items()]], ["config", "value"]), ""]
     if training.get("train"):
         body += ["## Training", "", f"Recipe `{training.get('recipe', '?')}`:", "",
                  _table([[k, v] for k, v in training["train"].items()], ["train", "value"]), ""]

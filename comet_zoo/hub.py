@@ -298,7 +298,7 @@ def catalog() -> list[Entry]:
 
 # -- publishing -----------------------------------------------------------------------
 def push(directory: str | Path, name: str, version: str, hub: str | None = None,
-         card_source: str | Path | None = None, fp16: bool = False) -> str:
+         card_source: str | Path | None = None, fp16: bool = False, eval_report: dict | None = None) -> str:
     """Build an artifact from a model folder (and a card source) and publish it; returns where."""
     from .artifact import build
 
@@ -308,5 +308,6 @@ def push(directory: str | Path, name: str, version: str, hub: str | None = None,
     if version in target.versions(name):
         raise CometError(f"{name}@{version} already exists in {target.url}; versions are immutable, push a new version")
     with tempfile.TemporaryDirectory(prefix="comet-push-") as tmp:
-        artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source, fp16=fp16)
+        artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source, fp16=fp16,
+                         eval_report=eval_report)
         return target.publish(artifact, name, version)

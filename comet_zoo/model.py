@@ -20,6 +20,7 @@ from torch import nn
 
 from . import registry
 from .config import CometConfig, read_config_json
+from ._random import uniform
 from .errors import CometError
 from .sampler import SAMPLERS, Schedule, descend
 from .weights import load_weights
@@ -76,8 +77,7 @@ class COMET(
         """
         s = size or self.config.image_size
         p = next(self.parameters())
-        drawn_on = generator.device if generator is not None else p.device
-        return torch.rand(batch, 3, s, s, generator=generator, device=drawn_on, dtype=p.dtype).to(p.device)
+        return uniform((batch, 3, s, s), generator, p.device, p.dtype)
 
     def generate(
         self,

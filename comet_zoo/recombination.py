@@ -4,10 +4,12 @@ For pairs of test scenes (A, B) of a data set that renders scene descriptions:
 
     lighting   the light of B into A: A's object components + B's global component
                (the first component without positional embedding, e.g. light0 of
-               clevr-lighting); truth = render({**A, "light": B["light"]})
-    object     an object of A into B: all of B's components + the component of A
-               whose gradient segment overlaps that object most; truth = B with the
-               object's description appended (one that does not collide with B's)
+               clevr-lighting); truth = render({**A, "light": B["light"]}). As a
+               control, B's component k swapped in instead, for every other k: the
+               best of these is `best_other_component`
+    object     an object of A into B: all of B's components + the object component
+               of A whose gradient segment overlaps that object most; truth = B with
+               the object's description appended (one that does not collide with B's)
 
 Both are composed by the Composer (comet_zoo.compose) from the models' latents and
 scored by PSNR / SSIM against the rendered truth. Beside each score, what not
@@ -124,9 +126,21 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
         composed = torch.cat([
             _compose(model, [(g, zb[g])] + [(k, za[k]) for k in k_all if k != g], seed + i)
             for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
+        # Control: B's component k instead of light0, for each other k. If light0 carries
+        # the lighting, its swap lands nearer the truth than any of these.
+        controls = {}
+        for k in k_all:
+            if k == g:
+                continue
+            swapped = torch.cat([
+                _compose(model, [(k, zb[k])] + [(j, za[j]) for j in k_all if j != k], seed + i)
+                for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
+            controls[k] = score(swapped, truth)
+        best = max(controls, key=lambda k: controls[k]["psnr"]) if controls else None
         out["lighting"] = {"composed": score(composed, truth),
                            "reconstruction_a": score(recon[a].numpy(), truth),
-                           "input_a": score(scenes.images[a], truth), "n": len(truth)}
+                           "input_a": score(scenes.images[a], truth), "n": len(truth),
+                           **({"best_other_component": {**controls[best], "component": best}} if controls else {})}
 
     if "object" in swaps:
         from .segment import gradient_segmentation
@@ -143,8 +157,11 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
                 continue
             j = max(area)[1]
             obj = masks[i] == j + 1
-            iou = [(seg[i][obj] == k).sum() / ((seg[i] == k) | obj).sum() for k in k_all]
-            kj = int(np.argmax(iou))                                            # A's component for object j
+            # A's component for object j: among the object components (a global one, e.g.
+            # light0, covers every pixel and would add a second light).
+            candidates = [k for k in k_all if k != global_component(model)]
+            iou = [(seg[i][obj] == k).sum() / ((seg[i] == k) | obj).sum() for k in candidates]
+            kj = candidates[int(np.argmax(iou))]
             truths.append({**db, "objects": db["objects"] + [da["objects"][j]]})
             composed.append(_compose(model, [(k, z[b][i, k]) for k in k_all] + [(kj, z[a][i, kj])], seed + i))
             kept.append(i)

@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from ._random import normal
 from .errors import CometError
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]  # x [B, 3, H, W] → energies [B, ...]
@@ -89,8 +90,7 @@ def descend(
         factor, noise = schedule.at(n, steps)
         x_next = x - (step_size * factor) * g
         if noise > 0:
-            drawn_on = generator.device if generator is not None else x.device  # a CPU generator may drive a GPU run
-            x_next = x_next + noise * torch.randn(x.shape, generator=generator, device=drawn_on, dtype=x.dtype).to(x.device)
+            x_next = x_next + noise * normal(x.shape, generator, x.device, x.dtype)
         x = straight_through_clamp(x_next)
         if not keep_graph:
             x = x.detach()

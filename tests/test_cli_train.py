@@ -27,6 +27,24 @@ def test_train_writes_model_checkpoint_and_samples(tmp_path):
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 6
 
 
+def test_time_limit_stops_early_with_a_resumable_checkpoint(tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps(tiny_recipe(total_steps=100_000, checkpoint_every=100_000, log_every=1).to_dict()))
+    run = tmp_path / "run"
+    out = comet("train", str(recipe), "--out", str(run), "--device", "cpu", "--time-limit", "0.002")
+    assert out.returncode == 0, out.stderr
+    assert "time limit reached" in out.stdout
+    from safetensors import safe_open
+
+    with safe_open(str(run / "checkpoint.safetensors"), framework="pt") as f:
+        stopped_at = int(f.metadata()["step"])
+    assert 1 <= stopped_at < 100_000        # checkpointed at the stop, not at checkpoint_every
+    assert (run / "model" / "model.safetensors").is_file()
+    again = comet("train", str(recipe), "--out", str(run), "--resume", "--steps", str(stopped_at + 2))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == stopped_at + 2
+
+
 def test_user_errors_are_one_line_with_exit_2(tmp_path):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{")
@@ -39,6 +57,7 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
         (["train", "quickstart", "--device", "tpu"], "unknown device"),
         (["train", "quickstart", "--encoder", "nope", "--out", str(tmp_path / "x")], "unknown encoder 'nope'"),
         (["train", "quickstart", "--resume", "--out", str(tmp_path / "none")], "nothing to resume"),
+        (["train", "quickstart", "--time-limit", "0", "--out", str(tmp_path / "y")], "--time-limit must be > 0"),
     ]
     for args, message in cases:
         out = comet(*args)

@@ -85,6 +85,9 @@ def test_recombination_alone_and_its_refusals(lighting_model):
     model, _ = lighting_model
     rec = recombination_scores(model, "clevr-lighting", pairs=2, options=OPTIONS)
     assert math.isfinite(rec["lighting"]["composed"]["psnr"]) and 0 <= rec["lighting"]["composed"]["ssim"] <= 1
+    # The control swaps an object component instead of the global one (component 0 here).
+    control = rec["lighting"]["best_other_component"]
+    assert control["component"] in range(1, model.config.num_components) and math.isfinite(control["psnr"])
     vae = build_model(config_from_dict({"kind": "beta-vae", "image_size": 32, "latent_dim": 4, "width": 8, "hidden": 16}))
     with pytest.raises(CometError, match="only COMET models compose"):
         recombination_scores(vae, "clevr-lighting", pairs=2)

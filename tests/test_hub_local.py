@@ -235,3 +235,38 @@ def test_manifest_listing_a_pickle_is_refused(home, zoo, tmp_path, monkeypatch):
     monkeypatch.setenv("COMET_HUB", f"file://{_damaged_hub(zoo, tmp_path, add_pickle)}")
     with pytest.raises(CometError, match="extra.pt is a pickle-format file"):
         hub.resolve("toy@v1")
+
+
+def test_push_puts_eval_metrics_figures_and_weight_facts_on_the_card(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from comet_zoo.images import grid, save_png
+
+    model = make_model(tmp_path / "model", seed=5)
+    env = hub_env(tmp_path / "home", f"file://{tmp_path / 'hub'}")
+    report = tmp_path / "eval.json"
+    out = comet("eval", str(model), "--dataset", "shapes", "--n", "8", "--metrics", "reconstruction,segmentation",
+                "--json", str(report), env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    import torch
+
+    figure = save_png(grid(torch.rand(1, 3, 16, 16), nrow=1), tmp_path / "decomposition.png")
+    source = make_card_source(tmp_path / "src", "toy")
+    source.write_text(source.read_text() + f"figures:\n  - {{title: Decomposition, path: {figure}}}\n")
+    out = comet("push", str(model), "--as", "toy", "--version", "v1", "--card", str(source), "--fp16",
+                "--eval", str(report), "--hub", f"file://{tmp_path / 'hub'}", env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    artifact = tmp_path / "hub" / "toy" / "v1"
+    manifest.verify(artifact)                                   # the card edit happened before the manifest
+    card = ModelCard.load(artifact / "README.md")
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    import json
+
+    flat = json.loads(report.read_text())["segmentation"]
+    assert metrics["fg_ari"] == pytest.approx(flat["model"]["fg_ari"])
+    assert metrics["fg_ari_stripes"] == pytest.approx(flat["stripes"]["fg_ari"])
+    assert "## Decomposition" in card.text and (artifact / "figures" / "0-decomposition.png").is_file()
+    assert manifest.sha256_file(artifact / "model.safetensors") in card.text and "float16" in card.text
+    bad = comet("push", str(model), "--as", "toy", "--version", "v2", "--eval", str(tmp_path / "missing.json"),
+                "--hub", f"file://{tmp_path / 'hub'}", env=env)
+    assert bad.returncode == 2 and "cannot read eval report" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from comet_zoo.errors import CometError
 from comet_zoo.train import Trainer
-from conftest import tiny_recipe
+from conftest import tiny_config, tiny_recipe
 
 
 def _test_mse(trainer: Trainer) -> float:
@@ -78,3 +78,15 @@ def test_export_and_samples_are_real_files(tmp_path):
     assert torch.equal(model.energy(x, z), trainer.model.eval().energy(x, z))
     with Image.open(trainer.save_samples()) as im:
         assert im.format == "PNG" and im.width > im.height > 0
+
+
+def test_initial_image_comes_from_the_given_generator():
+    # x_0 is drawn on the generator's device and moved to the model's: a CPU
+    # generator gives the same start wherever the model runs.
+    from comet_zoo.model import COMET
+
+    model = COMET(tiny_config())
+    x0 = model.initial_image(3, torch.Generator().manual_seed(7))
+    expected = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(x0, expected)
+    assert not torch.equal(model.initial_image(3, torch.Generator().manual_seed(8)), expected)

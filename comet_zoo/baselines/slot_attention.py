@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._layers import coord_grid
+from .._random import normal
 from ..errors import CometError
 from ._base import BaselineConfig, BaselineModel
 
@@ -69,7 +70,7 @@ class SlotAttentionModule(nn.Module):
         b = inputs.shape[0]
         inputs = self.norm_in(inputs)
         keys, values = self.k_proj(inputs), self.v(inputs)                 # [B, N, D] each
-        noise = torch.randn(b, self.k, self.d, generator=generator, device=inputs.device, dtype=inputs.dtype)
+        noise = normal((b, self.k, self.d), generator, inputs.device, inputs.dtype)
         slots = self.mu + self.log_sigma.exp() * noise                     # [B, K, D]
         for _ in range(self.iterations):
             q = self.q(self.norm_slots(slots))                             # [B, K, D]
