@@ -128,7 +128,13 @@ def _load(ref: str, device):
     net = COMET.load(snapshot, device=device)
     names = [f"c{i}" for i in range(net.config.num_components)]
     if (snapshot / "README.md").is_file():
-        for concept in read_card(snapshot).concepts:
+        from comet_zoo.errors import CometError
+
+        try:
+            concepts = read_card(snapshot).concepts
+        except CometError:  # a folder fresh from `comet train` has a plain card, without concepts
+            concepts = []
+        for concept in concepts:
             names[concept.index] = concept.name
     return net, names
 

@@ -90,17 +90,38 @@ def _print(report: dict) -> None:
             t.add_column(col, justify="right")
         t.add_row(*(f"{dis[k]:.3f}" for k in keys))
         console.print(t)
+        comp = dis.get("component_r2")
+        if comp:
+            t = Table(title="what each component encodes (held-out R² of each factor from that component's latent)")
+            t.add_column("component")
+            for f in comp["factors"]:
+                t.add_column(f, justify="right")
+            for k, row in enumerate(comp["r2"]):
+                best = max(range(len(row)), key=row.__getitem__)
+                t.add_row(str(k), *(f"[bold]{v:.2f}[/]" if j == best else f"{v:.2f}" for j, v in enumerate(row)))
+            console.print(t)
     rec = report.get("recombination")
     if rec:
         t = Table(title="recombination vs rendered truth")
         for col in ("swap", "image", "PSNR (dB)", "SSIM", "pairs"):
             t.add_column(col, justify="left" if col in ("swap", "image") else "right")
         for swap, rows in rec.items():
-            if not isinstance(rows, dict):
+            if not isinstance(rows, dict) or swap == "components":
                 continue
             for row, s in rows.items():
                 if isinstance(s, dict):
                     label = f"{row} (component {s['component']})" if "component" in s else row
                     t.add_row(swap, label, f"{s['psnr']:.2f}", f"{s['ssim']:.3f}", str(rows["n"]),
                               style="bold" if row == "composed" else "dim")
+        console.print(t)
+    effects = (rec or {}).get("components")
+    if effects:
+        t = Table(title=f"what each component controls: PSNR gain (dB) towards A re-rendered with B's part, "
+                        f"when B's component replaces A's ({effects['n']} pairs)")
+        t.add_column("component")
+        for g in effects["groups"]:
+            t.add_column(f"B's {g}", justify="right")
+        for k, gains in effects["psnr_gain_db"].items():
+            best = max(gains, key=gains.get)
+            t.add_row(k, *(f"[bold]{gains[g]:+.2f}[/]" if g == best else f"{gains[g]:+.2f}" for g in effects["groups"]))
         console.print(t)

@@ -148,7 +148,13 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
                                   **baseline_scores(x, scenes.masks, k, seed)}
     if "disentanglement" in wanted:
         stage("scoring disentanglement")
-        report["disentanglement"] = disentanglement(torch.cat(latents).numpy(), scenes.factors, seed)
+        z_all = torch.cat(latents).numpy()                                       # [N, K, D]
+        report["disentanglement"] = disentanglement(z_all, scenes.factors, seed)
+        if z_all.ndim == 3 and z_all.shape[1] > 1:
+            # which factor each component carries: how global components get their names
+            report["disentanglement"]["component_r2"] = {
+                "factors": list(scenes.factor_names or [f"f{i}" for i in range(scenes.factors.shape[1])]),
+                "r2": M.component_factor_r2(z_all, scenes.factors, seed=seed).round(4).tolist()}
     if "recombination" in wanted:
         stage("scoring recombination against rendered truth")
         from .recombination import recombination_scores
@@ -183,9 +189,12 @@ def flat_metrics(report: dict) -> dict[str, float]:
     if seg:
         for row, suffix in (("model", ""), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
             out.update({f"{key}{suffix}": v for key, v in seg[row].items()})
-    out.update({k: v for k, v in (report.get("disentanglement") or {}).items() if k != "pca_dim"})
+    out.update({k: v for k, v in (report.get("disentanglement") or {}).items() if k not in ("pca_dim", "component_r2")})
     for swap, rows in (report.get("recombination") or {}).items():
-        if isinstance(rows, dict):
+        if swap == "components":
+            out.update({f"recombination_component{k}_{g}_gain_db": v
+                        for k, gains in rows["psnr_gain_db"].items() for g, v in gains.items()})
+        elif isinstance(rows, dict):
             for row, scores in rows.items():
                 if isinstance(scores, dict):
                     out.update({f"recombination_{swap}_{row}_{m}": v for m, v in scores.items()})

@@ -430,3 +430,35 @@ def dci(latents, factors, *, alpha: float = 0.02, train_fraction: float = 0.7, s
         "completeness": float((rho_factor * one_minus_entropy(r.T, r.shape[0])).sum()),
         "informativeness": float(r2.mean()),
     }
+
+
+def component_factor_r2(latents, factors, *, train_fraction: float = 0.7, ridge: float = 1e-3, seed: int = 0) -> np.ndarray:
+    """What each component encodes: held-out R² of a ridge regression from one
+    component's latent to each factor. latents [N, K, D], factors [N, F] → [K, F].
+
+    A component that controls factor f predicts it (R² near 1); one that ignores it
+    scores about 0 (negative when it predicts worse than the mean). This is how
+    global components are named on a concept card.
+    """
+    z = _array(latents, "latents", "component_factor_r2", np.float64)
+    f = _array(factors, "factors", "component_factor_r2", np.float64)
+    if z.ndim != 3 or f.ndim != 2 or len(z) != len(f):
+        raise CometError(f"component_factor_r2: expected latents [N, K, D] and factors [N, F], "
+                         f"got {z.shape} and {f.shape}")
+    n = len(z)
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(n * train_fraction)
+    if cut < 2 or n - cut < 2:
+        raise CometError(f"component_factor_r2: needs at least 4 scenes, got {n}")
+    tr, te = order[:cut], order[cut:]
+    out = np.zeros((z.shape[1], f.shape[1]))
+    for k in range(z.shape[1]):
+        x = z[:, k]
+        mu, sd = x[tr].mean(0), x[tr].std(0) + 1e-8
+        x = np.concatenate([(x - mu) / sd, np.ones((n, 1))], axis=1)                 # [N, D + 1]
+        a = x[tr].T @ x[tr] + ridge * len(tr) * np.eye(x.shape[1])
+        w = np.linalg.solve(a, x[tr].T @ f[tr])                                      # [D + 1, F]
+        resid = ((x[te] @ w - f[te]) ** 2).sum(0)
+        total = ((f[te] - f[tr].mean(0)) ** 2).sum(0)
+        out[k] = 1.0 - resid / np.maximum(total, 1e-12)
+    return out

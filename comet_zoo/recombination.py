@@ -10,6 +10,9 @@ For pairs of test scenes (A, B) of a data set that renders scene descriptions:
     object     an object of A into B: all of B's components + the object component
                of A whose gradient segment overlaps that object most; truth = B with
                the object's description appended (one that does not collide with B's)
+    components for models of global components only (e.g. falcor): A with B's
+               component k, scored against A re-rendered with B's light and with
+               B's camera; the PSNR gain over A's reconstruction says what k controls
 
 Both are composed by the Composer (comet_zoo.compose) from the models' latents and
 scored by PSNR / SSIM against the rendered truth. Beside each score, what not
@@ -31,6 +34,7 @@ from .errors import CometError
 from .metrics import psnr, ssim
 
 GAP = 0.1   # least free space between the inserted object's footprint and B's objects
+SCENE_GROUPS = ("light", "camera")   # description parts a global component may control
 
 
 def score(images, truth) -> dict:
@@ -66,6 +70,9 @@ def swaps_for(model, dataset) -> list[str]:
     probe = dataset.render(dataset.describe("test", 1, 0))
     if probe.masks is not None and any(not o.get("backdrop") for o in probe.descriptions[0].get("objects", [])):
         swaps.append("object")
+    if not any(model.config.pos_embed) and model.config.num_components > 1 \
+            and all(g in probe.descriptions[0] for g in SCENE_GROUPS):
+        swaps.append("components")
     return swaps
 
 
@@ -170,4 +177,23 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
             out["object"] = {"composed": score(torch.cat(composed).numpy(), truth),
                              "reconstruction_b": score(recon[b][kept].numpy(), truth),
                              "input_b": score(scenes.images[b][kept], truth), "n": len(kept)}
+    if "components" in swaps:
+        out["components"] = _component_effects(model, ds, desc, z, recon, a, b, seed)
     return out
+
+
+def _component_effects(model, ds, desc, z, recon, a, b, seed: int) -> dict:
+    """What each global component controls, by intervention: A with B's component k,
+    scored against A re-rendered with B's light, and with B's camera. The gain over
+    A's reconstruction (dB) says which part of the scene the component moved."""
+    truths = {g: ds.render([{**da, g: db[g]} for da, db in zip(desc[a], desc[b])]).images for g in SCENE_GROUPS}
+    base = {g: psnr(recon[a].numpy(), t) for g, t in truths.items()}
+    k_all = range(model.config.num_components)
+    gains = {}
+    for k in k_all:
+        swapped = torch.cat([
+            _compose(model, [(k, zb[k])] + [(j, za[j]) for j in k_all if j != k], seed + i)
+            for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
+        gains[k] = {g: psnr(swapped, t) - base[g] for g, t in truths.items()}
+    return {"groups": list(SCENE_GROUPS), "psnr_gain_db": {str(k): v for k, v in gains.items()},
+            "n": len(desc[a])}

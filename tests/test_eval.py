@@ -169,3 +169,27 @@ def test_cli_errors_are_one_line_with_exit_2(lighting_model):
         assert out.returncode == 2, (args, out.stderr)
         assert message in out.stderr and "Traceback" not in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_global_components_are_scored_by_what_they_control():
+    # A model of global components only (no positional embedding) on falcor: each
+    # component k is swapped in from scene B and scored against A re-rendered with
+    # B's light and with B's camera; the per-component table names the components.
+    from comet_zoo.config import CometConfig
+    from comet_zoo.model import COMET
+
+    torch.manual_seed(0)
+    model = COMET(CometConfig(image_size=16, num_components=2, latent_dim=4, width=8, num_blocks=2, stem_stride=2,
+                              encoder="conv", pos_embed=[False, False], steps=2, step_size=10.0)).eval()
+    rec = recombination_scores(model, "falcor", pairs=2)
+    effects = rec["components"]
+    assert effects["groups"] == ["light", "camera"] and effects["n"] == 2
+    assert set(effects["psnr_gain_db"]) == {"0", "1"}
+    assert all(math.isfinite(v) for gains in effects["psnr_gain_db"].values() for v in gains.values())
+    flat = flat_metrics({"reconstruction": {"mse": 0.0}, "recombination": rec})
+    assert "recombination_component1_camera_gain_db" in flat
+    # models with object components get object swaps instead
+    objects = COMET(CometConfig(image_size=16, num_components=2, latent_dim=4, width=8, num_blocks=2, stem_stride=2,
+                                encoder="conv", pos_embed=[True, True], steps=2, step_size=10.0))
+    with pytest.raises(CometError, match="neither lighting factors"):
+        recombination_scores(objects, "falcor", pairs=2)

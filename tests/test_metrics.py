@@ -307,3 +307,17 @@ def test_kmeans_colour_separates_colours():
     assert pred.shape == masks.shape
     assert M.ari(masks, pred) > 0.9                        # distinct flat colours: near perfect
     np.testing.assert_array_equal(kmeans_colour(images, 4, seed=0), pred)
+
+
+def test_component_factor_r2_finds_the_factor_each_component_carries():
+    rng = np.random.default_rng(0)
+    factors = rng.uniform(size=(400, 3))                                    # [N, F]
+    latents = rng.normal(size=(400, 2, 5))                                  # [N, K, D]: noise...
+    latents[:, 0, 2] = 3 * factors[:, 1] - 1                                # ...but component 0 carries factor 1
+    latents[:, 1, 0] = 0.5 - 2 * factors[:, 2]                              # and component 1 factor 2
+    r2 = M.component_factor_r2(latents, factors)
+    assert r2.shape == (2, 3)
+    assert r2[0, 1] > 0.99 and r2[1, 2] > 0.95                             # the carried factors
+    assert abs(r2[0, 0]) < 0.1 and abs(r2[1, 1]) < 0.1                     # the ignored ones
+    with pytest.raises(CometError, match="component_factor_r2"):
+        M.component_factor_r2(latents[:, 0], factors)
