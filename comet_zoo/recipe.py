@@ -19,6 +19,10 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3                   # the paper uses 3e-4; 1e-3 decomposes sooner here (GUIDE §1b)
     warmup: int = 0                    # linear learning-rate warm-up steps
+    # Warm-up, stable, decay: the last `decay_steps` steps before total_steps decay the
+    # rate linearly to `min_lr`. Resumable: a run may be continued with a decay phase added.
+    decay_steps: int = 0
+    min_lr: float = 0.0
     grad_clip: float = 1.0
     total_steps: int = 1000
     grad_steps: int = 1                # unrolled steps that back-propagate (truncation)
@@ -39,6 +43,8 @@ class TrainConfig:
             raise CometError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup < 0:
             raise CometError("train.lr and train.grad_clip must be > 0, train.warmup >= 0")
+        if self.decay_steps < 0 or not 0 <= self.min_lr <= self.lr:
+            raise CometError("train.decay_steps must be >= 0 and 0 <= train.min_lr <= train.lr")
 
 
 @dataclass

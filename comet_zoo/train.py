@@ -35,7 +35,7 @@ from .recipe import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
 # Settings a resumed run may change without changing the run itself.
-RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last")
+RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr")
 
 
 def _run_identity(recipe: dict) -> dict:
@@ -106,9 +106,15 @@ class Trainer:
         return F.mse_loss(x_n.float(), x)
 
     def lr_at(self, step: int) -> float:
-        if self.cfg.warmup and step < self.cfg.warmup:
-            return self.cfg.lr * (step + 1) / self.cfg.warmup
-        return self.cfg.lr
+        """Linear warm-up, then constant, then (decay_steps > 0) linear decay to min_lr at total_steps."""
+        cfg = self.cfg
+        if cfg.warmup and step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        start = cfg.total_steps - cfg.decay_steps
+        if cfg.decay_steps and step >= start:
+            done = min(1.0, (step - start + 1) / cfg.decay_steps)
+            return cfg.lr + (cfg.min_lr - cfg.lr) * done
+        return cfg.lr
 
     def train_step(self) -> float:
         x, x0 = self.batch()

@@ -90,3 +90,21 @@ def test_initial_image_comes_from_the_given_generator():
     expected = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(7))
     assert torch.equal(x0, expected)
     assert not torch.equal(model.initial_image(3, torch.Generator().manual_seed(8)), expected)
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_min_lr(tmp_path):
+    recipe = tiny_recipe(total_steps=20, lr=1e-3, warmup=4, decay_steps=5, min_lr=1e-4)
+    trainer = Trainer(recipe, tmp_path)
+    lrs = [trainer.lr_at(s) for s in range(20)]
+    assert lrs[0] == pytest.approx(2.5e-4) and lrs[3] == pytest.approx(1e-3)        # warm-up
+    assert lrs[4:15] == pytest.approx([1e-3] * 11)                                  # stable
+    assert lrs[15] < 1e-3 and lrs[19] == pytest.approx(1e-4)                         # decay to min_lr
+    assert all(a >= b for a, b in zip(lrs[14:], lrs[15:]))
+    trainer.run(until=3)
+    # a decay phase may be added when a run is continued; other settings may not change
+    again = Trainer(tiny_recipe(total_steps=30, lr=1e-3, warmup=4, decay_steps=10, min_lr=0.0), tmp_path, resume=True)
+    assert again.step == 3 and again.lr_at(29) == pytest.approx(0.0)
+    with pytest.raises(CometError, match="different recipe"):
+        Trainer(tiny_recipe(total_steps=30, lr=2e-3, warmup=4), tmp_path, resume=True)
+    with pytest.raises(CometError, match="min_lr"):
+        tiny_recipe(min_lr=1.0)
