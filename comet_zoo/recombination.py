@@ -96,6 +96,14 @@ def _compose(model, terms: list[tuple[int, torch.Tensor]], seed: int) -> torch.T
     return composer.sample(1, seed=seed).cpu()
 
 
+def _swap_in(model, z_a: torch.Tensor, z_b: torch.Tensor, k: int, seed: int) -> np.ndarray:
+    """Each scene A of the pairs with B's component k in place of its own: [P, 3, S, S].
+    z_a, z_b: [P, K, D] latents of the A and B scenes."""
+    others = [j for j in range(model.config.num_components) if j != k]
+    return torch.cat([_compose(model, [(k, zb[k])] + [(j, za[j]) for j in others], seed + i)
+                      for i, (za, zb) in enumerate(zip(z_a, z_b))]).numpy()
+
+
 def _footprint(obj: dict) -> float:
     return math.hypot(obj["extent"][0], obj["extent"][1])
 
@@ -130,19 +138,10 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
     if "lighting" in swaps:
         g = global_component(model)
         truth = ds.render([{**da, "light": db["light"]} for da, db in zip(desc[a], desc[b])]).images
-        composed = torch.cat([
-            _compose(model, [(g, zb[g])] + [(k, za[k]) for k in k_all if k != g], seed + i)
-            for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
+        composed = _swap_in(model, z[a], z[b], g, seed)
         # Control: B's component k instead of light0, for each other k. If light0 carries
         # the lighting, its swap lands nearer the truth than any of these.
-        controls = {}
-        for k in k_all:
-            if k == g:
-                continue
-            swapped = torch.cat([
-                _compose(model, [(k, zb[k])] + [(j, za[j]) for j in k_all if j != k], seed + i)
-                for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
-            controls[k] = score(swapped, truth)
+        controls = {k: score(_swap_in(model, z[a], z[b], k, seed), truth) for k in k_all if k != g}
         best = max(controls, key=lambda k: controls[k]["psnr"]) if controls else None
         out["lighting"] = {"composed": score(composed, truth),
                            "reconstruction_a": score(recon[a].numpy(), truth),
@@ -188,12 +187,9 @@ def _component_effects(model, ds, desc, z, recon, a, b, seed: int) -> dict:
     A's reconstruction (dB) says which part of the scene the component moved."""
     truths = {g: ds.render([{**da, g: db[g]} for da, db in zip(desc[a], desc[b])]).images for g in SCENE_GROUPS}
     base = {g: psnr(recon[a].numpy(), t) for g, t in truths.items()}
-    k_all = range(model.config.num_components)
     gains = {}
-    for k in k_all:
-        swapped = torch.cat([
-            _compose(model, [(k, zb[k])] + [(j, za[j]) for j in k_all if j != k], seed + i)
-            for i, (za, zb) in enumerate(zip(z[a], z[b]))]).numpy()
+    for k in range(model.config.num_components):
+        swapped = _swap_in(model, z[a], z[b], k, seed)
         gains[k] = {g: psnr(swapped, t) - base[g] for g, t in truths.items()}
     return {"groups": list(SCENE_GROUPS), "psnr_gain_db": {str(k): v for k, v in gains.items()},
             "n": len(desc[a])}
