@@ -164,7 +164,16 @@ def test_compose_cli_writes_a_png_and_a_gif(zoo):
     with Image.open(zoo / "out.png") as im:
         assert im.format == "PNG" and im.size == (16 * 2 + 2 * 3, 16 + 2 * 2)
     with Image.open(zoo / "t.gif") as gif:
-        assert gif.n_frames == 4
+        assert gif.n_frames == 4 * 4            # the CLI descends 4 × N steps by default (N = 4 here)
+    code, err = run_cli("compose", "tiny:obj0", "-o", str(zoo / "out1.png"), "--gif", str(zoo / "t1.gif"),
+                        "--steps", "3", "--device", "cpu")
+    assert code == 0, err
+    with Image.open(zoo / "t1.gif") as gif:
+        assert gif.n_frames == 3
+    code, err = run_cli("compose", "tiny:obj0", "-o", str(zoo / "big.png"), "--scale", "4", "--device", "cpu")
+    assert code == 0, err
+    with Image.open(zoo / "big.png") as im:
+        assert im.size == (64, 64)
 
 
 def test_decompose_and_recombine_cli(zoo):
