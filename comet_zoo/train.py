@@ -160,6 +160,8 @@ class Trainer:
                         f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == until or out_of_time:
                     self.save_checkpoint()
+                    # progress you can look at: test inputs over their reconstructions, per checkpoint
+                    self.save_samples(self.out_dir / "samples" / f"step-{self.step:07d}.png")
             if out_of_time:
                 return False
         return True

@@ -22,6 +22,8 @@ def test_train_writes_model_checkpoint_and_samples(tmp_path):
     run = tmp_path / "run"
     for name in ("checkpoint.safetensors", "samples.png", "model/model.safetensors", "model/config.json"):
         assert (run / name).is_file(), name
+    # a sample grid per checkpoint (checkpoint_every 3, 4 steps: steps 3 and 4)
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000003.png", "step-0000004.png"]
     again = comet("train", str(recipe), "--out", str(run), "--resume", "--steps", "6")
     assert again.returncode == 0, again.stderr
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 6
