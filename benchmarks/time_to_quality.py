@@ -25,49 +25,30 @@ import signal
 import time
 from pathlib import Path
 
+def case(dataset: str, options: dict, *, size: int = 32, k: int = 4, pos_embed: list | None = None,
+         latent: int = 16, width: int = 32, stem_stride: int = 2, encoder: str = "recurrent",
+         train_size: int = 8192) -> dict:
+    """A recipe of the benchmark: N 5, λ 1000, batch 32, lr 1e-3; checkpoints every 500 steps."""
+    return {
+        "model": {"image_size": size, "num_components": k, "latent_dim": latent, "width": width, "num_blocks": 3,
+                  "stem_stride": stem_stride, "encoder": encoder, "pos_embed": pos_embed or [True] * k,
+                  "steps": 5, "step_size": 1000.0},
+        "train": {"dataset": dataset, "dataset_options": options, "train_size": train_size, "batch_size": 32,
+                  "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
+    }
+
+
+CLEVR_2_3 = {"min_objects": 2, "max_objects": 3}
 CASES = {
-    # 32x32 CLEVR-like scenes with 2-3 objects (the issue's CPU case).
-    "clevr32": {
-        "model": {"image_size": 32, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
-                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
-        "train": {"dataset": "clevr", "dataset_options": {"min_objects": 2, "max_objects": 3}, "train_size": 8192,
-                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
-    },
-    # 64x64, 3-6 objects (the issue's GPU case).
-    "clevr64": {
-        "model": {"image_size": 64, "num_components": 7, "latent_dim": 16, "width": 64, "num_blocks": 3,
-                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 7, "steps": 5, "step_size": 1000.0},
-        "train": {"dataset": "clevr", "dataset_options": {"min_objects": 3, "max_objects": 6}, "train_size": 16384,
-                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
-    },
-    # The zoo's lighting model: component 0 global (no positional embedding) for the light.
-    "clevr-lighting": {
-        "model": {"image_size": 32, "num_components": 5, "latent_dim": 16, "width": 32, "num_blocks": 3,
-                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [False] + [True] * 4, "steps": 5,
-                  "step_size": 1000.0},
-        "train": {"dataset": "clevr-lighting", "dataset_options": {"min_objects": 2, "max_objects": 3},
-                  "train_size": 8192, "batch_size": 32, "lr": 1e-3, "total_steps": 10**7,
-                  "checkpoint_every": 500, "log_every": 100},
-    },
-    "clevr-toy": {
-        "model": {"image_size": 32, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
-                  "stem_stride": 2, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
-        "train": {"dataset": "clevr-toy", "dataset_options": {"min_objects": 2, "max_objects": 3}, "train_size": 8192,
-                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
-    },
-    # Global factors (no masks: only reconstruction is scored): conv encoder, latent 64, no positional embedding.
-    "falcor": {
-        "model": {"image_size": 64, "num_components": 4, "latent_dim": 64, "width": 32, "num_blocks": 3,
-                  "stem_stride": 2, "encoder": "conv", "pos_embed": [False] * 4, "steps": 5, "step_size": 1000.0},
-        "train": {"dataset": "falcor", "dataset_options": {}, "train_size": 8192,
-                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
-    },
-    "tetrominoes": {
-        "model": {"image_size": 35, "num_components": 4, "latent_dim": 16, "width": 32, "num_blocks": 3,
-                  "stem_stride": 1, "encoder": "recurrent", "pos_embed": [True] * 4, "steps": 5, "step_size": 1000.0},
-        "train": {"dataset": "tetrominoes", "dataset_options": {}, "train_size": 8192,
-                  "batch_size": 32, "lr": 1e-3, "total_steps": 10**7, "checkpoint_every": 500, "log_every": 100},
-    },
+    "clevr32": case("clevr", CLEVR_2_3),   # 32x32 CLEVR-like scenes with 2-3 objects (the issue's CPU case)
+    # 64x64, 3-6 objects (the issue's GPU case)
+    "clevr64": case("clevr", {"min_objects": 3, "max_objects": 6}, size=64, k=7, width=64, train_size=16384),
+    # the zoo's lighting model: component 0 global (no positional embedding) for the light
+    "clevr-lighting": case("clevr-lighting", CLEVR_2_3, k=5, pos_embed=[False] + [True] * 4),
+    "clevr-toy": case("clevr-toy", CLEVR_2_3),
+    # global factors (no masks: only reconstruction is scored): conv encoder, latent 64
+    "falcor": case("falcor", {}, size=64, latent=64, encoder="conv", pos_embed=[False] * 4),
+    "tetrominoes": case("tetrominoes", {}, size=35, stem_stride=1),
 }
 TEST_SCENES = 256
 

@@ -33,15 +33,15 @@ def compose(
     from comet_zoo.images import grid, save_gif, save_png
 
     _check_outputs(out, ".png", gif)
+    if not 1 <= scale <= 16:
+        from comet_zoo.errors import CometError
+        raise CometError(f"--scale must be 1..16, got {scale}")
     composer = Composer.from_specs(specs, size=size, device=resolve_device(device), bf16=bf16)
     frames: list | None = [] if gif else None
     # Measured on the zoo (docs/compose_steps.png): N steps leave noise where no chosen
     # concept acts; 4N clears it, and more changes nothing visible.
     images = composer.sample(batch, steps=steps or STEPS_FACTOR * composer.steps, sampler=sampler, seed=seed,
                              trajectory=frames)
-    if not 1 <= scale <= 16:
-        from comet_zoo.errors import CometError
-        raise CometError(f"--scale must be 1..16, got {scale}")
     save_png(grid(images, nrow=min(batch, 8), pad=0 if batch == 1 else 2, scale=scale), out)
     if gif:
         save_gif(frames, gif)

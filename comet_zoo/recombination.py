@@ -133,10 +133,10 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
     recon = model.generate(z, generator=torch.Generator(device=device).manual_seed(seed)).detach().cpu()
     a, b = slice(0, None, 2), slice(1, None, 2)                                 # pair i = scenes 2i, 2i+1
     k_all = range(model.config.num_components)
+    g = global_component(model)                                                  # None without one
     out: dict = {"pairs": pairs}
 
     if "lighting" in swaps:
-        g = global_component(model)
         truth = ds.render([{**da, "light": db["light"]} for da, db in zip(desc[a], desc[b])]).images
         composed = _swap_in(model, z[a], z[b], g, seed)
         # Control: B's component k instead of light0, for each other k. If light0 carries
@@ -153,6 +153,9 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
 
         seg = gradient_segmentation(model, images[a].to(device), recon[a].to(device)).cpu().numpy()  # [P, H, W]
         masks = scenes.masks[a]                                                 # [P, H, W]
+        # A's component for an object is one of the object components: a global one
+        # (e.g. light0) covers every pixel and would add a second light.
+        candidates = [k for k in k_all if k != g]
         truths, composed, kept = [], [], []
         for i, (da, db) in enumerate(zip(desc[a], desc[b])):
             # A's objects that fit into B, largest visible first
@@ -163,9 +166,6 @@ def recombination_scores(model, dataset: str, *, pairs: int = 16, seed: int = 0,
                 continue
             j = max(area)[1]
             obj = masks[i] == j + 1
-            # A's component for object j: among the object components (a global one, e.g.
-            # light0, covers every pixel and would add a second light).
-            candidates = [k for k in k_all if k != global_component(model)]
             iou = [(seg[i][obj] == k).sum() / ((seg[i] == k) | obj).sum() for k in candidates]
             kj = candidates[int(np.argmax(iou))]
             truths.append({**db, "objects": db["objects"] + [da["objects"][j]]})
