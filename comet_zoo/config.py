@@ -24,7 +24,14 @@ class CometConfig:
     latent_dim: int = 64        # D
     width: int = 64             # channels of the energy ResNet (and encoder)
     num_blocks: int = 3         # FiLM residual blocks, each halves the resolution
-    stem_stride: int = 1        # 1 = the paper (blocks start at full resolution); 2 = 4x cheaper
+    # How the energy net's stem reaches the first FiLM block's resolution H / stem_stride:
+    #   "pool": a 3x3 conv at full resolution, swish, then a 3x3 average pool of stride
+    #           stem_stride; stem_stride 2 is the paper's net (its first block runs at H/2);
+    #   "conv": one strided conv (4x4 at stride 2), the zoo's v1-v4 models.
+    # The average pool's input gradient is smooth; the strided conv's draws a period-2
+    # checkerboard into composed images.
+    stem: str = "conv"
+    stem_stride: int = 1        # 1 = first FiLM block at full resolution (4x the FLOPs of 2)
     film_offset: float = 1.0    # FiLM gain = offset + linear(z); 0.0 as in the official code
     encoder: str = "conv"       # entry point in comet_zoo.encoders
     energy: str = "resnet-film" # entry point in comet_zoo.energies
@@ -52,6 +59,8 @@ class CometConfig:
                 f"pos_embed has {len(self.pos_embed)} entries for {self.num_components} components")
         if self.stem_stride not in (1, 2, 4):
             raise CometError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
+        if self.stem not in ("conv", "pool"):
+            raise CometError(f"stem must be 'conv' or 'pool', got {self.stem!r}")
         if self.steps < 1 or self.step_size <= 0:
             raise CometError("steps >= 1 and step_size > 0 are required")
 

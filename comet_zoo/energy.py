@@ -52,7 +52,12 @@ class FilmResNetEnergy(nn.Module):
         self.num_components = config.num_components
         self.image_size = config.image_size
         stride = config.stem_stride
-        self.stem = nn.Conv2d(3, w, 3 if stride == 1 else 2 * stride, stride=stride, padding=1 if stride == 1 else stride // 2)
+        if config.stem == "pool" or stride == 1:
+            self.stem = nn.Conv2d(3, w, 3, padding=1)  # full resolution; pooled in `evaluate`
+            self.stem_pool = stride
+        else:
+            self.stem = nn.Conv2d(3, w, 2 * stride, stride=stride, padding=stride // 2)
+            self.stem_pool = 1
         self.pos_stem = nn.Conv2d(2, w, 1)
         widths = [w] * config.num_blocks + [2 * w]  # the last block doubles the width
         self.blocks = nn.ModuleList(FilmBlock(a, b, config.film_offset) for a, b in zip(widths[:-1], widths[1:]))
@@ -77,6 +82,8 @@ class FilmResNetEnergy(nn.Module):
         k = cond.shape[0] // b
         mask = self.pos_mask if pos_mask is None else pos_mask
         stem = F.silu(self.stem(x))                                  # [B, w, S, S], once per image
+        if self.stem_pool > 1:                                       # the paper's stem: [B, w, H/s, W/s]
+            stem = F.avg_pool2d(stem, 3, stride=self.stem_pool, padding=1)
         coords = coord_grid(stem.shape[-1], device=x.device, dtype=x.dtype)[None]  # CoordConv [1, 2, S, S]
         pos = F.silu(self.pos_stem(coords))                          # [1, w, S, S], no x in it
         h = stem[:, None] + pos[:, None] * mask.to(x.dtype)[None, :, None, None, None]
