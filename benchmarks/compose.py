@@ -46,7 +46,7 @@ import json, time
 t0 = time.perf_counter()
 import torch
 from comet_zoo.compose import Composer
-from comet_zoo.images import grid, save_png
+from comet_zoo.data.images import grid, save_png
 t1 = time.perf_counter()
 c = Composer.from_specs({SPECS!r}, size=64, device={device!r})
 t2 = time.perf_counter()

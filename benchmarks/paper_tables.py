@@ -4,8 +4,8 @@
     python benchmarks/paper_tables.py --minutes 5 --more     # resume every run for 5 more minutes
 
 Trains (or loads, when runs/paper/NAME holds a finished run) each model for a
-wall-clock budget with comet_zoo.train.Trainer, evaluates it with
-comet_zoo.evaluate.evaluate, prints one JSON line per model, and writes
+wall-clock budget with comet_zoo.train.trainer.Trainer, evaluates it with
+comet_zoo.eval.evaluate.evaluate, prints one JSON line per model, and writes
 docs/results.md:
 
     Table 1   clevr segmentation: COMET vs Slot Attention (same budget), beside the
@@ -34,9 +34,9 @@ import torch
 
 from comet_zoo._io import atomic_path
 from comet_zoo.architectures import load_model
-from comet_zoo.evaluate import evaluate
-from comet_zoo.recipe import Recipe
-from comet_zoo.train import Trainer
+from comet_zoo.eval.evaluate import evaluate
+from comet_zoo.train.recipe import Recipe
+from comet_zoo.train.trainer import Trainer
 
 SIZE = 32
 CLEVR = {"min_objects": 2, "max_objects": 3}

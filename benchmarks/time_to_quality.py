@@ -74,8 +74,8 @@ def apply_overrides(recipe: dict, sets: list[str]) -> dict:
 def evaluate(model, images, masks, k) -> dict:
     import torch
 
-    from comet_zoo.metrics import mse, segmentation_scores
-    from comet_zoo.segment import gradient_segmentation
+    from comet_zoo.eval.metrics import mse, segmentation_scores
+    from comet_zoo.eval.segment import gradient_segmentation
 
     model.eval()
     device = next(model.parameters()).device
@@ -94,10 +94,10 @@ def evaluate(model, images, masks, k) -> dict:
 def run(args) -> None:
     import torch
 
-    from comet_zoo.baselines.trivial import baseline_scores
+    from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.data import load_dataset
-    from comet_zoo.recipe import Recipe
-    from comet_zoo.train import Trainer
+    from comet_zoo.train.recipe import Recipe
+    from comet_zoo.train.trainer import Trainer
 
     spec = apply_overrides(CASES[args.case], args.set)
     spec["train"]["seed"] = args.seed
@@ -159,7 +159,7 @@ def plot(out: Path) -> Path:
     """fg-ARI against training minutes, one curve per OUT/*.jsonl; stripes dashed."""
     from PIL import Image, ImageDraw
 
-    from comet_zoo.images import save_png
+    from comet_zoo.data.images import save_png
 
     curves = {}
     stripes = None

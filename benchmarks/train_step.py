@@ -57,8 +57,8 @@ def run_case(case: str, mode: str, steps: int, device: str, batch_override: int 
     import torch
     import torch.nn.functional as F
 
-    from comet_zoo.config import CometConfig
-    from comet_zoo.model import COMET
+    from comet_zoo.core.config import CometConfig
+    from comet_zoo.core.model import COMET
 
     torch.set_flush_denormal(True)
     torch.manual_seed(0)

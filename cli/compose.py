@@ -29,8 +29,8 @@ def compose(
 ) -> None:
     """Sum the energies of components from one or more models and descend on one canvas."""
     from comet_zoo.compose import Composer
-    from comet_zoo.device import resolve_device
-    from comet_zoo.images import grid, save_gif, save_png
+    from comet_zoo.core.device import resolve_device
+    from comet_zoo.data.images import grid, save_gif, save_png
 
     _check_outputs(out, ".png", gif)
     if not 1 <= scale <= 16:
@@ -58,9 +58,9 @@ def decompose(
     """Input, reconstruction, each component alone, and each component's mask, in one grid."""
     import torch
 
-    from comet_zoo.device import resolve_device
-    from comet_zoo.images import labelled_grid, load_image, save_png
-    from comet_zoo.segment import gradient_maps
+    from comet_zoo.core.device import resolve_device
+    from comet_zoo.data.images import labelled_grid, load_image, save_png
+    from comet_zoo.eval.segment import gradient_maps
 
     _check_outputs(out, ".png")
     net, names = _load(model, resolve_device(device))
@@ -93,8 +93,8 @@ def recombine(
     import torch
 
     from comet_zoo.compose import Composer, Term
-    from comet_zoo.device import resolve_device
-    from comet_zoo.images import labelled_grid, load_image, save_png
+    from comet_zoo.core.device import resolve_device
+    from comet_zoo.data.images import labelled_grid, load_image, save_png
 
     _check_outputs(out, ".png")
     dev = resolve_device(device)
@@ -131,8 +131,8 @@ def recombine(
 def _load(ref: str, device):
     """A model from the zoo (or a local folder) and its component names."""
     from comet_zoo import hub
-    from comet_zoo.cards import read_card
-    from comet_zoo.model import COMET
+    from comet_zoo.core.model import COMET
+    from comet_zoo.hub.cards import read_card
 
     path = Path(ref)
     snapshot = path if path.is_dir() else hub.resolve(ref)

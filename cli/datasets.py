@@ -59,8 +59,8 @@ def preview(
     if size is not None:
         options["size"] = size
     scenes = load_dataset(name, split, n, seed, **options)
-    from comet_zoo.images import save_png          # torch: only once there is something to draw
-    from comet_zoo.preview import preview_image
+    from comet_zoo.data.images import save_png  # torch: only once there is something to draw
+    from comet_zoo.data.preview import preview_image
 
     path = save_png(preview_image(scenes, nrow=min(nrow, n), scale=scale, outlines=outlines), out)
     console.print(f"{n} {name} scenes → {path}")

@@ -33,9 +33,10 @@ def evaluate(
     reconstruction, disentanglement and recombination against rendered truth."""
     from comet_zoo._io import atomic_path
     from comet_zoo.architectures import resolve_model
-    from comet_zoo.device import resolve_device
+    from comet_zoo.core.device import resolve_device
     from comet_zoo.errors import CometError
-    from comet_zoo.evaluate import evaluate as run, flat_metrics, parse_groups, training_options
+    from comet_zoo.eval.evaluate import evaluate as run
+    from comet_zoo.eval.evaluate import flat_metrics, parse_groups, training_options
 
     groups = parse_groups(metrics)
     if json_out is not None and json_out.suffix.lower() != ".json":
@@ -55,7 +56,7 @@ def evaluate(
             tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"report → {json_out}")
     if card:
-        from comet_zoo.cards import write_metrics
+        from comet_zoo.hub.cards import write_metrics
 
         path = write_metrics(folder, flat_metrics(report), dataset=dataset, split=split, n=report["dataset"]["n"])
         console.print(f"metrics → {path}")

@@ -40,7 +40,7 @@ def pull(model: str = typer.Argument(..., help="NAME or NAME@vN, e.g. clevr or c
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     from comet_zoo import hub
-    from comet_zoo.names import parse_spec
+    from comet_zoo.hub.names import parse_spec
 
     spec = parse_spec(model)
     columns = (TextColumn(f"[bold]pull {spec}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
@@ -56,7 +56,7 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     from rich.table import Table
 
     from comet_zoo import hub
-    from comet_zoo.names import sort_versions
+    from comet_zoo.hub.names import sort_versions
 
     entries = hub.catalog()
     table = Table(title="comet-zoo models", caption=f"hubs: {', '.join(hub.hub_urls())}")
@@ -114,7 +114,7 @@ def push(
     """Publish a trained model as a versioned artifact with a generated concept card."""
     import json
 
-    from comet_zoo import hub
+    from comet_zoo import publish
     from comet_zoo.errors import CometError
 
     report = None
@@ -127,7 +127,7 @@ def push(
     if card_source is None and Path("cards", f"{name}.yaml").is_file():
         card_source = Path("cards", f"{name}.yaml")
     with console.status(f"building {name}@{version} (exemplars, metrics, card)"):
-        where = hub.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16, eval_report=report)
+        where = publish.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16, eval_report=report)
     console.print(f"pushed {name}@{version} → {where}", highlight=False)
 
 

@@ -9,9 +9,9 @@ import typer
 from comet_zoo.errors import CometError
 
 from . import compose as compose_cmd
-from . import hub as hub_cmd
 from . import datasets as datasets_cmd
 from . import eval as eval_cmd
+from . import hub as hub_cmd
 from . import plugins as plugins_cmd
 from . import train as train_cmd
 from ._console import errors

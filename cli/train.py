@@ -26,7 +26,7 @@ def train(
     import os
 
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
-        from comet_zoo.distributed import launch
+        from comet_zoo.train.distributed import launch
 
         argv = ["train", recipe, "--out", str(out), "--device", device]
         argv += ["--resume"] if resume else []
@@ -36,10 +36,10 @@ def train(
         argv += ["--time-limit", str(time_limit)] if time_limit is not None else []
         launch(argv, nproc)
         return
-    from comet_zoo.distributed import shutdown
     from comet_zoo.errors import CometError
-    from comet_zoo.recipe import Recipe, resolve_recipe
-    from comet_zoo.train import Trainer
+    from comet_zoo.train.distributed import shutdown
+    from comet_zoo.train.recipe import Recipe, resolve_recipe
+    from comet_zoo.train.trainer import Trainer
 
     spec = Recipe.load(resolve_recipe(recipe))
     if steps is not None:
@@ -60,7 +60,14 @@ def train(
 
 
 def _train(trainer, spec, out: Path, time_limit: float | None) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     if trainer.rank != 0:
         trainer.run(time_limit=time_limit)

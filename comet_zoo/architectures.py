@@ -22,10 +22,10 @@ from .errors import CometError
 
 # kind → ("module:ModelClass", "module:ConfigClass"), imported on use
 KINDS = {
-    "comet": ("comet_zoo.model:COMET", "comet_zoo.config:CometConfig"),
-    "beta-vae": ("comet_zoo.baselines.beta_vae:BetaVAE", "comet_zoo.baselines.beta_vae:BetaVAEConfig"),
-    "slot-attention": ("comet_zoo.baselines.slot_attention:SlotAttention",
-                       "comet_zoo.baselines.slot_attention:SlotAttentionConfig"),
+    "comet": ("comet_zoo.core.model:COMET", "comet_zoo.core.config:CometConfig"),
+    "beta-vae": ("comet_zoo.eval.baselines.beta_vae:BetaVAE", "comet_zoo.eval.baselines.beta_vae:BetaVAEConfig"),
+    "slot-attention": ("comet_zoo.eval.baselines.slot_attention:SlotAttention",
+                       "comet_zoo.eval.baselines.slot_attention:SlotAttentionConfig"),
 }
 
 
@@ -86,17 +86,3 @@ def resolve_model(ref: str, device="cpu"):
 
     folder = hub.resolve(ref)
     return load_model(folder, device), folder
-
-
-def segment(model, x, recon=None, latents=None, generator=None, threshold: float | None = None):
-    """Per-pixel component index int64 [B, H, W] of images x (at `recon`, their
-    reconstruction from `latents`, when given); None for a model that does not segment.
-    `threshold` (COMET only): pixels whose strongest gradient is below this fraction of
-    the image's largest are background (label −1), the paper's thresholding."""
-    if kind_of(model) == "comet":
-        from .segment import gradient_segmentation
-
-        return gradient_segmentation(model, x, recon, threshold=threshold)
-    if hasattr(model, "segment"):
-        return model.segment(x, generator, latents)
-    return None

@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .core.model import COMET
+from .core.sampler import descend, get_schedule
 from .errors import CometError
-from .model import COMET
-from .sampler import descend, get_schedule
 from .spec import ComponentSpec, parse_spec
 
 
@@ -69,7 +69,7 @@ class Composer:
                    device: str | torch.device = "cpu", bf16: bool = False) -> "Composer":
         """Resolve `MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]` specs through the hub."""
         from . import hub
-        from .cards import read_card
+        from .hub.cards import read_card
 
         if not specs:
             raise CometError("nothing to compose: give at least one component spec")
@@ -156,7 +156,7 @@ def _component(spec: ComponentSpec, model: COMET, card) -> tuple[int, str | None
 
 def _source_image(spec: ComponentSpec, card, snapshot: Path, exemplar: str | None, size: int) -> torch.Tensor:
     """The image a term's latent is inferred from: [1, 3, size, size]."""
-    from .images import load_image
+    from .data.images import load_image
 
     if spec.source is None:
         if exemplar is None and not card.exemplars:

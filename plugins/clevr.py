@@ -1,8 +1,8 @@
 """`clevr`, `clevr-lighting`, `clevr-toy`: CLEVR-like 3-D scenes with full ground truth.
 
-CLEVR (Johnson et al. 2017) rendered procedurally (comet_zoo.render) instead of in
+CLEVR (Johnson et al. 2017) rendered procedurally (comet_zoo.data.render) instead of in
 Blender: 3–10 objects on a grey ground under a jittered camera; each scene is first
-sampled as a plain-dict description (comet_zoo.scene), then rendered, so any
+sampled as a plain-dict description (comet_zoo.data.scene), then rendered, so any
 edited or recombined description renders the same way.
 
 - clevr: cube / sphere / cylinder, large / small, rubber / metal, the 8 CLEVR colours;
@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from comet_zoo.data import SPLITS, Scenes
+from comet_zoo.data.raycast import UNIT_EXTENT
+from comet_zoo.data.render import render
+from comet_zoo.data.scene import CLEVR_COLOURS, COLOURS, TOY_COLOURS, pack
 from comet_zoo.errors import CometError
-from comet_zoo.raycast import UNIT_EXTENT
-from comet_zoo.render import render
-from comet_zoo.scene import CLEVR_COLOURS, COLOURS, TOY_COLOURS, pack
 
 CHUNK = 256                 # scenes per random stream: generate(n) is a prefix of generate(n + k)
 ARENA = 3.0                 # objects stand in [-ARENA, ARENA]²

@@ -17,12 +17,12 @@ combinations). Images have named factors and no object masks.
 from __future__ import annotations
 
 import numpy as np
+from comet_zoo.plugins.clevr import CHUNK, check_size, chunk_rng
 
 from comet_zoo.data import Scenes
+from comet_zoo.data.render import render
+from comet_zoo.data.scene import pack
 from comet_zoo.errors import CometError
-from comet_zoo.plugins.clevr import CHUNK, check_size, chunk_rng
-from comet_zoo.render import render
-from comet_zoo.scene import pack
 
 FACTORS = {                              # name → (low, high); positions in scene units, z up
     "light_intensity": (0.4, 1.2),      # brightness at distance 4.5; the light stays > 2.5 from walls

@@ -14,10 +14,10 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from comet_zoo.plugins.clevr import CHUNK, check_size, chunk_rng
 
 from comet_zoo.data import Scenes
 from comet_zoo.errors import CometError
-from comet_zoo.plugins.clevr import CHUNK, check_size, chunk_rng
 
 UNITS, BLOCK = 35, 5
 # 19 fixed orientations as (row, col) block offsets, named by letter and turn

@@ -7,7 +7,7 @@ import torch
 
 
 def tiny_config(**overrides):
-    from comet_zoo.config import CometConfig
+    from comet_zoo.core.config import CometConfig
 
     base = dict(image_size=16, num_components=2, latent_dim=4, width=8, num_blocks=2,
                 encoder="conv", pos_embed=[True, False], steps=3, step_size=10.0)
@@ -16,7 +16,7 @@ def tiny_config(**overrides):
 
 
 def tiny_recipe(**train_overrides):
-    from comet_zoo.recipe import Recipe, TrainConfig
+    from comet_zoo.train.recipe import Recipe, TrainConfig
 
     train = dict(dataset="shapes", dataset_options={"max_objects": 2}, train_size=256, batch_size=8,
                  total_steps=6, checkpoint_every=3, log_every=2, seed=3)

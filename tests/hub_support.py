@@ -113,8 +113,8 @@ def make_model(folder: Path, seed: int = 0, components: int = 4, pos_embed: list
     """A tiny untrained COMET saved like `comet train` exports it (model.safetensors + config.json)."""
     import torch
 
-    from comet_zoo.config import CometConfig
-    from comet_zoo.model import COMET
+    from comet_zoo.core.config import CometConfig
+    from comet_zoo.core.model import COMET
 
     torch.manual_seed(seed)
     config = CometConfig(image_size=16, num_components=components, latent_dim=8, width=8, num_blocks=2,
@@ -152,10 +152,10 @@ def comet(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.C
 
 
 def publish_toy_versions(root: Path, hub_dir: Path) -> Path:
-    """toy@v1 and toy@v2 (different weights) pushed by `hub.push` into the file:// hub `hub_dir`."""
+    """toy@v1 and toy@v2 (different weights) pushed by `publish.push` into the file:// hub `hub_dir`."""
     import pytest
 
-    from comet_zoo import hub
+    from comet_zoo import publish
 
     source = make_card_source(root / "src", "toy")
     mp = pytest.MonkeyPatch()
@@ -163,8 +163,8 @@ def publish_toy_versions(root: Path, hub_dir: Path) -> Path:
     mp.setenv("COMET_CONFIG", str(root / "no-config.toml"))
     try:
         for version, seed in (("v1", 0), ("v2", 1)):
-            hub.push(make_model(root / f"model-{version}", seed=seed), "toy", version,
-                     hub=f"file://{hub_dir}", card_source=source)
+            publish.push(make_model(root / f"model-{version}", seed=seed), "toy", version,
+                         hub=f"file://{hub_dir}", card_source=source)
     finally:
         mp.undo()
     return hub_dir

@@ -13,8 +13,8 @@ import torch
 
 from comet_zoo.architectures import build_model, config_from_dict, kind_of, load_model
 from comet_zoo.errors import CometError
-from comet_zoo.recipe import Recipe
-from comet_zoo.train import Trainer
+from comet_zoo.train.recipe import Recipe
+from comet_zoo.train.trainer import Trainer
 
 MODELS = {
     "beta-vae": {"kind": "beta-vae", "image_size": 16, "latent_dim": 4, "width": 16, "hidden": 32, "beta": 1.0},

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from comet_zoo.compose import Composer, resize
 from comet_zoo.errors import CometError
 from comet_zoo.spec import parse_spec
-from comet_zoo.train import Trainer
+from comet_zoo.train.trainer import Trainer
 from conftest import tiny_recipe
 
 # A trained 16 px model reconstructs its own shapes exemplars at least this well (MSE);
@@ -24,8 +24,8 @@ RECON_MSE_BOUND = 0.03
 
 
 def _publish(root, name, step_size, seed):
-    from comet_zoo import hub
-    from comet_zoo.images import grid, save_png
+    from comet_zoo import publish
+    from comet_zoo.data.images import grid, save_png
 
     recipe = tiny_recipe(total_steps=150, batch_size=16, train_size=512, lr=3e-3, seed=seed, checkpoint_every=150)
     recipe.model.steps, recipe.model.step_size = 4, step_size
@@ -40,7 +40,7 @@ def _publish(root, name, step_size, seed):
     source.write_text(f"name: {name}\ntitle: test model\nexemplars: 4\nconcepts:\n"
                       "  - {name: obj0, kind: local, description: first, exemplar: 0}\n"
                       "  - {name: obj1, kind: local, description: second, exemplar: 1}\n")
-    hub.push(model_dir, name, "v1", hub=f"file://{root / 'hub'}", card_source=source)
+    publish.push(model_dir, name, "v1", hub=f"file://{root / 'hub'}", card_source=source)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,8 @@ def zoo(tmp_path_factory):
 
 def test_own_components_from_own_exemplar_reproduce_it(zoo):
     from comet_zoo import hub
-    from comet_zoo.images import load_image
-    from comet_zoo.model import COMET
+    from comet_zoo.data.images import load_image
+    from comet_zoo.core.model import COMET
 
     composer = Composer.from_specs(["tiny:obj0@2", "tiny:obj1@2"])
     out = composer.sample(1, seed=0)
@@ -101,7 +101,7 @@ def test_a_negative_weight_subtracts_the_concept(zoo):
 
 def _exemplar(i):
     from comet_zoo import hub
-    from comet_zoo.images import load_image
+    from comet_zoo.data.images import load_image
 
     return load_image(hub.resolve("tiny") / "exemplars" / f"{i}.png", 16)
 
@@ -190,7 +190,7 @@ def test_decompose_and_recombine_cli(zoo):
 
 
 def test_decompose_masks_partition_the_image(zoo):
-    from comet_zoo.segment import gradient_maps
+    from comet_zoo.eval.segment import gradient_maps
 
     composer = Composer.from_specs(["tiny:obj0"])
     model = composer.models["tiny"]

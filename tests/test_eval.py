@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from comet_zoo.baselines.trivial import baseline_scores
+from comet_zoo.eval.baselines.trivial import baseline_scores
 from comet_zoo.errors import CometError
-from comet_zoo.evaluate import evaluate, flat_metrics, render_split
-from comet_zoo.recipe import Recipe
-from comet_zoo.recombination import dataset_for, recombination_scores, score
-from comet_zoo.train import Trainer
+from comet_zoo.eval.evaluate import evaluate, flat_metrics, render_split
+from comet_zoo.train.recipe import Recipe
+from comet_zoo.eval.recombination import dataset_for, recombination_scores, score
+from comet_zoo.train.trainer import Trainer
 
 OPTIONS = {"min_objects": 2, "max_objects": 3}
 
@@ -144,7 +144,7 @@ def test_cli_eval_writes_json_and_the_card(lighting_model):
 
 
 def test_card_metrics_keep_a_concept_card_readable(tmp_path):
-    from comet_zoo.cards import read_card, render, write_metrics
+    from comet_zoo.hub.cards import read_card, render, write_metrics
 
     config = {"num_components": 2, "pos_embed": [False, True]}
     (tmp_path / "exemplars").mkdir()
@@ -175,8 +175,8 @@ def test_global_components_are_scored_by_what_they_control():
     # A model of global components only (no positional embedding) on falcor: each
     # component k is swapped in from scene B and scored against A re-rendered with
     # B's light and with B's camera; the per-component table names the components.
-    from comet_zoo.config import CometConfig
-    from comet_zoo.model import COMET
+    from comet_zoo.core.config import CometConfig
+    from comet_zoo.core.model import COMET
 
     torch.manual_seed(0)
     model = COMET(CometConfig(image_size=16, num_components=2, latent_dim=4, width=8, num_blocks=2, stem_stride=2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from comet_zoo.model import COMET
-from comet_zoo.sampler import descend
+from comet_zoo.core.model import COMET
+from comet_zoo.core.sampler import descend
 from conftest import tiny_config
 
 

@@ -10,7 +10,7 @@ import pytest
 datasets = pytest.importorskip("datasets")
 
 from comet_zoo.data import load_dataset  # noqa: E402
-from comet_zoo.hf_datasets import to_hf, to_images  # noqa: E402
+from comet_zoo.data.hf_datasets import to_hf, to_images  # noqa: E402
 
 
 def test_round_trip_matches_the_plugin_exactly(tmp_path):

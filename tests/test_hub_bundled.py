@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from comet_zoo import manifest
-from comet_zoo._hubs import bundled_root, open_hub
-from comet_zoo.cards import read_card
-from comet_zoo.names import sort_versions
+from comet_zoo.hub import manifest
+from comet_zoo.hub.backends import bundled_root, open_hub
+from comet_zoo.hub.cards import read_card
+from comet_zoo.hub.names import sort_versions
 from hub_support import comet, hub_env
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ import pytest
 
 pytest.importorskip("olah", reason="the HF backend tests need the `olah` test dependency")
 
-from comet_zoo import hub, manifest  # noqa: E402
+from comet_zoo import hub
+from comet_zoo.hub import manifest  # noqa: E402
 from comet_zoo.errors import CometError  # noqa: E402
 from hub_support import OlahServer, add_version, comet, hub_env, make_card_source, make_model, publish_toy_versions, read_folder  # noqa: E402
 

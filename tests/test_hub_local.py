@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from comet_zoo import hub, manifest
-from comet_zoo._hubs import open_hub
+from comet_zoo import hub, publish
+from comet_zoo.hub import manifest
+from comet_zoo.hub.backends import open_hub
 from comet_zoo.errors import CometError
 from hub_support import comet, hub_env, make_card_source, make_model, publish_toy_versions
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
-    """A file:// hub holding toy@v1 and toy@v2 (different weights), built by `hub.push`."""
+    """A file:// hub holding toy@v1 and toy@v2 (different weights), built by `publish.push`."""
     root = tmp_path_factory.mktemp("zoo")
     return publish_toy_versions(root, root / "hub")
 
@@ -156,9 +157,9 @@ def test_push_refuses_existing_versions_and_read_only_hubs(zoo, tmp_path, monkey
     monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
     model = make_model(tmp_path / "m")
     with pytest.raises(CometError, match="already exists"):
-        hub.push(model, "toy", "v1", hub=f"file://{zoo}")
+        publish.push(model, "toy", "v1", hub=f"file://{zoo}")
     with pytest.raises(CometError, match="read-only"):
-        hub.push(model, "toy", "v3", hub="bundled", card_source=make_card_source(tmp_path / "s", "toy"))
+        publish.push(model, "toy", "v3", hub="bundled", card_source=make_card_source(tmp_path / "s", "toy"))
 
 
 def test_push_by_default_goes_to_the_local_hub(tmp_path, zoo):
@@ -240,7 +241,7 @@ def test_manifest_listing_a_pickle_is_refused(home, zoo, tmp_path, monkeypatch):
 def test_push_puts_eval_metrics_figures_and_weight_facts_on_the_card(tmp_path):
     from huggingface_hub import ModelCard
 
-    from comet_zoo.images import grid, save_png
+    from comet_zoo.data.images import grid, save_png
 
     model = make_model(tmp_path / "model", seed=5)
     env = hub_env(tmp_path / "home", f"file://{tmp_path / 'hub'}")

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from comet_zoo import metrics as M
-from comet_zoo._fit import SoftmaxClassifier, lasso, max_assignment
-from comet_zoo.baselines.trivial import baseline_scores, kmeans_colour, stripes
-from comet_zoo.config import CometConfig
+from comet_zoo.eval import metrics as M
+from comet_zoo.eval._fit import SoftmaxClassifier, lasso, max_assignment
+from comet_zoo.eval.baselines.trivial import baseline_scores, kmeans_colour, stripes
+from comet_zoo.core.config import CometConfig
 from comet_zoo.errors import CometError
-from comet_zoo.model import COMET
-from comet_zoo.segment import _batched_vjp_gradients, gradient_maps, gradient_segmentation
+from comet_zoo.core.model import COMET
+from comet_zoo.eval.segment import _batched_vjp_gradients, gradient_maps, gradient_segmentation
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 

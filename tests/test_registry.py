@@ -12,7 +12,7 @@ import torch
 
 from comet_zoo import registry
 from comet_zoo.errors import CometError
-from comet_zoo.train import Trainer
+from comet_zoo.train.trainer import Trainer
 from conftest import tiny_recipe
 
 

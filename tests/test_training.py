@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from comet_zoo.errors import CometError
-from comet_zoo.train import Trainer
+from comet_zoo.train.trainer import Trainer
 from conftest import tiny_config, tiny_recipe
 
 
@@ -68,7 +68,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
 def test_export_and_samples_are_real_files(tmp_path):
     from PIL import Image
 
-    from comet_zoo.model import COMET
+    from comet_zoo.core.model import COMET
 
     trainer = Trainer(tiny_recipe(), tmp_path)
     trainer.run(until=2)
@@ -83,7 +83,7 @@ def test_export_and_samples_are_real_files(tmp_path):
 def test_initial_image_comes_from_the_given_generator():
     # x_0 is drawn on the generator's device and moved to the model's: a CPU
     # generator gives the same start wherever the model runs.
-    from comet_zoo.model import COMET
+    from comet_zoo.core.model import COMET
 
     model = COMET(tiny_config())
     x0 = model.initial_image(3, torch.Generator().manual_seed(7))

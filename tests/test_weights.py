@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from comet_zoo.errors import CometError
-from comet_zoo.model import COMET
+from comet_zoo.core.model import COMET
 from conftest import tiny_config
 
 

@@ -1,0 +1,46 @@
+"""Strict, safetensors-only weight loading with one clear error per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from ..errors import CometError
+
+
+def load_weights(module: nn.Module, path: str | Path) -> None:
+    """Load a safetensors file into `module`; missing, unexpected or misshapen keys are errors.
+
+    Nothing is unpickled: a pickle (or any non-safetensors) payload is refused by
+    the safetensors header check. Dtypes may differ (fp16 zoo weights load into an
+    fp32 model).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CometError(f"weights file not found: {path}")
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CometError(f"{path.name} is not a valid safetensors file ({exc})") from None
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:5]}{'…' if len(missing) > 5 else ''}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected[:5]}{'…' if len(unexpected) > 5 else ''}")
+        raise CometError(f"{path.name} does not match the model: {'; '.join(parts)}")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CometError(
+                f"{path.name}: {key} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}")
+        if not tensor.is_floating_point() and expected[key].is_floating_point():
+            raise CometError(f"{path.name}: {key} has dtype {tensor.dtype}, expected a float tensor")
+    with torch.no_grad():
+        module.load_state_dict(state, strict=True)

@@ -1,0 +1,86 @@
+"""The dataset plugin contract.
+
+An entry point in the `comet_zoo.datasets` group names a class (or factory)
+that is called with keyword options (e.g. `size=32`) and returns an object with:
+
+    name: str
+    size: int                  image side in pixels
+    generate(split, n, seed)   → Scenes, deterministic in (seed, split, n)
+
+`split` is "train" or "test"; the two never share a scene. `Scenes.images` is
+required; masks, named factors and per-scene descriptions are optional.
+
+Optional, for datasets rendered from scene descriptions (see comet_zoo.data.scene):
+
+    describe(split, n, seed)   → list of plain dicts, the scenes generate() renders
+    render(descriptions)       → Scenes of given (e.g. edited or recombined) scenes
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import registry
+from ..errors import CometError
+
+SPLITS = {"train": 0, "test": 1}
+
+
+@dataclass
+class Scenes:
+    images: np.ndarray                      # float32 [N, 3, H, W] in [0, 1]
+    masks: np.ndarray | None = None         # int64 [N, H, W]: 0 background, 1.. objects
+    factors: np.ndarray | None = None       # float32 [N, F]
+    factor_names: list[str] = field(default_factory=list)
+    # per scene, the plain-dict description it was rendered from (comet_zoo.data.scene):
+    # per-object attributes and 3-D positions; object i is mask label i + 1
+    descriptions: list[dict] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def split_rng(seed: int, split: str) -> np.random.Generator:
+    """The random stream of one split: train and test streams are independent."""
+    if split not in SPLITS:
+        raise CometError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    return np.random.default_rng([seed, SPLITS[split], 0xC0E7])
+
+
+def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
+    """Validate what a plugin returned, naming the plugin in any error."""
+    if not isinstance(scenes, Scenes):
+        raise CometError(f"dataset {plugin}: generate() must return comet_zoo.data.Scenes, got {type(scenes).__name__}")
+    images = scenes.images
+    if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[1] != 3:
+        raise CometError(f"dataset {plugin}: images must be a [N, 3, H, W] array")
+    if images.dtype != np.float32:
+        raise CometError(f"dataset {plugin}: images must be float32, got {images.dtype}")
+    if len(images) and (images.min() < 0 or images.max() > 1):
+        raise CometError(f"dataset {plugin}: image values must lie in [0, 1]")
+    if scenes.masks is not None and scenes.masks.shape != (images.shape[0], *images.shape[2:]):
+        raise CometError(f"dataset {plugin}: masks must be [N, H, W] matching the images")
+    if scenes.masks is not None and not np.issubdtype(scenes.masks.dtype, np.integer):
+        raise CometError(f"dataset {plugin}: masks must be integer labels, got {scenes.masks.dtype}")
+    if scenes.factors is not None:
+        f = scenes.factors
+        if not isinstance(f, np.ndarray) or f.shape != (len(images), len(scenes.factor_names)):
+            raise CometError(f"dataset {plugin}: factors must be [N, F] with F = len(factor_names) "
+                             f"= {len(scenes.factor_names)}, got {getattr(f, 'shape', type(f).__name__)}")
+    if scenes.descriptions is not None and len(scenes.descriptions) != len(images):
+        raise CometError(f"dataset {plugin}: {len(scenes.descriptions)} descriptions for {len(images)} images")
+    return scenes
+
+
+def load_dataset(name: str, split: str, n: int, seed: int = 0, **options) -> Scenes:
+    """Build dataset plugin `name` with `options` and generate n scenes of a split."""
+    if n < 1:
+        raise CometError(f"number of scenes must be >= 1, got {n}")
+    factory = registry.load("datasets", name)
+    try:
+        dataset = factory(**options)
+    except TypeError as exc:
+        raise CometError(f"dataset {name}: bad options {options}: {exc}") from None
+    return check_scenes(dataset.generate(split, n, seed), name)

@@ -1,0 +1,223 @@
+"""`comet eval` as a library: one model, one data-set split, every metric the data allows.
+
+    report = evaluate(model, "clevr", split="test", n=1000)
+
+renders the split at the model's image size, reconstructs it and scores
+    reconstruction     MSE, PSNR, SSIM                               (always)
+    segmentation       fg-ARI, ARI, covering (unweighted msc, weighted wsc) of the
+                       model beside the stripes and k-means colour baselines with
+                       the same K                                    (masks; a model that segments)
+    disentanglement    BetaVAE, MIG, MCC, DCI on all components' latents flattened
+                       and reduced by PCA to the number of factors   (factors)
+    recombination      composed vs rendered truth (comet_zoo.eval.recombination)
+                                                                     (COMET; a scene data set)
+COMET segments every pixel by its strongest component unless `threshold` is given
+(then weak-gradient pixels form a background segment, as in the paper).
+`metrics=None` runs every group the data and model allow; naming a group the
+data cannot support raises a one-line CometError saying what is missing.
+
+Image size: the data set is asked to render at the model's size. A data set
+that renders another size (e.g. an explicit `size` option) is refused unless
+`resize=True`, which resizes images (bilinear, antialiased) and masks (nearest).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..architectures import kind_of
+from ..data import Scenes, load_dataset
+from ..errors import CometError
+from . import metrics as M
+from .baselines.trivial import baseline_scores
+from .segment import segment
+
+GROUPS = ("reconstruction", "segmentation", "disentanglement", "recombination")
+
+
+def parse_groups(text: str | None) -> list[str] | None:
+    """'segmentation,reconstruction' → list; None / 'auto' → None (every applicable group)."""
+    if text is None or text.strip() in ("", "auto"):
+        return None
+    groups = [g.strip() for g in text.split(",") if g.strip()]
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise CometError(f"unknown metric group {unknown[0]!r}; known: {', '.join(GROUPS)}")
+    return groups
+
+
+def _resize_scenes(scenes: Scenes, size: int) -> Scenes:
+    x = torch.from_numpy(scenes.images)
+    images = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                           antialias=size < x.shape[-1]).clamp(0, 1).numpy()
+    masks = None
+    if scenes.masks is not None:   # nearest keeps labels labels
+        m = torch.from_numpy(scenes.masks)[:, None].float()
+        masks = F.interpolate(m, size=(size, size), mode="nearest")[:, 0].long().numpy()
+    return Scenes(images, masks, scenes.factors, scenes.factor_names, scenes.descriptions)
+
+
+def render_split(dataset: str, size: int, *, split: str = "test", n: int = 1000, seed: int = 0,
+                 options: dict | None = None, resize: bool = False) -> Scenes:
+    """The split rendered at `size` (the model's), or a clear error on a size mismatch."""
+    options = {"size": size, **(options or {})}
+    scenes = load_dataset(dataset, split, n, seed, **options)
+    got = scenes.images.shape[-1]
+    if got != size or scenes.images.shape[-2] != size:
+        if not resize:
+            raise CometError(f"the model takes {size}×{size} images but dataset {dataset} rendered "
+                             f"{scenes.images.shape[-2]}×{got}; render at {size} or pass --resize")
+        scenes = _resize_scenes(scenes, size)
+    return scenes
+
+
+def _batches(model, images: np.ndarray, batch_size: int, seed: int):
+    """Yield (x, recon, latents) per batch; one generator makes x_0 (and slot noise) reproducible."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for i in range(0, len(images), batch_size):
+        x = torch.from_numpy(images[i:i + batch_size]).to(device)               # [b, 3, S, S]
+        with torch.no_grad():
+            z = model.infer(x) if kind_of(model) == "comet" else model.infer(x, generator)   # [b, K, D]
+            recon = model.generate(z, generator=generator) if kind_of(model) == "comet" else model.generate(z)
+        yield x, recon.detach().clamp(0, 1), z
+
+
+def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: int = 0,
+             options: dict | None = None, metrics: list[str] | None = None, resize: bool = False,
+             batch_size: int = 32, pairs: int = 16, threshold: float | None = None,
+             on_stage: Callable[[str], None] | None = None) -> dict:
+    """Score `model` on n scenes of a split; returns the report dict (JSON-ready)."""
+    if n < 2:
+        raise CometError(f"evaluation needs at least 2 scenes, got {n}")
+    stage = on_stage or (lambda _: None)
+    started = time.perf_counter()
+    model.eval()
+    size, k = model.config.image_size, model.config.num_components
+    stage(f"rendering {n} {split} scenes of {dataset}")
+    scenes = render_split(dataset, size, split=split, n=n, seed=seed, options=options, resize=resize)
+    wanted = set(GROUPS if metrics is None else metrics)
+    explicit = metrics is not None
+    does_segment = kind_of(model) == "comet" or hasattr(model, "segment")
+    # What the data and the model allow; asking for more is a one-line error.
+    if "segmentation" in wanted and (scenes.masks is None or not does_segment):
+        if explicit:
+            why = (f"ground-truth masks; dataset {dataset} has none" if scenes.masks is None
+                   else f"a model that segments; {kind_of(model)} does not")
+            raise CometError(f"segmentation (ARI, covering) needs {why}")
+        wanted.discard("segmentation")
+    if "disentanglement" in wanted and scenes.factors is None:
+        if explicit:
+            raise CometError(f"disentanglement (BetaVAE, MIG, MCC, DCI) needs ground-truth factors; dataset {dataset} has none")
+        wanted.discard("disentanglement")
+    if "recombination" in wanted:
+        from .recombination import unsupported_reason
+
+        reason = unsupported_reason(model, dataset, options)
+        if reason:
+            if explicit:
+                raise CometError(f"recombination: {reason}")
+            wanted.discard("recombination")
+
+    stage("reconstructing")
+    images, recons, latents, predicted = [], [], [], []
+    for x, recon, z in _batches(model, scenes.images, batch_size, seed):
+        images.append(x.cpu())
+        recons.append(recon.cpu())
+        latents.append(z.cpu())
+        if "segmentation" in wanted:
+            masks = segment(model, x, recon, z, threshold=threshold)            # [b, H, W]
+            predicted.append(masks.cpu())
+    x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
+    report: dict = {
+        "model": {"kind": kind_of(model), "parameters": int(model.num_parameters()), "image_size": size,
+                  "num_components": k},
+        "dataset": {"name": dataset, "split": split, "n": len(x), "seed": seed, "options": dict(options or {})},
+        "reconstruction": {"mse": M.mse(recon, x), "psnr": M.psnr(recon, x), "ssim": M.ssim(recon, x),
+                           # the mean test image: what a model that ignores its input scores
+                           "mse_mean_image": M.mse(np.broadcast_to(x.mean(0), x.shape), x)},
+    }
+    if "segmentation" in wanted:
+        stage("scoring segmentation and baselines")
+        pred = torch.cat(predicted).numpy()
+        report["segmentation"] = {"k": k, "threshold": threshold, "model": M.segmentation_scores(scenes.masks, pred),
+                                  **baseline_scores(x, scenes.masks, k, seed)}
+    if "disentanglement" in wanted:
+        stage("scoring disentanglement")
+        z_all = torch.cat(latents).numpy()                                       # [N, K, D]
+        report["disentanglement"] = disentanglement(z_all, scenes.factors, seed)
+        if z_all.ndim == 3 and z_all.shape[1] > 1:
+            # which factor each component carries: how global components get their names
+            report["disentanglement"]["component_r2"] = {
+                "factors": list(scenes.factor_names or [f"f{i}" for i in range(scenes.factors.shape[1])]),
+                "r2": M.component_factor_r2(z_all, scenes.factors, seed=seed).round(4).tolist()}
+    if "recombination" in wanted:
+        stage("scoring recombination against rendered truth")
+        from .recombination import recombination_scores
+
+        report["recombination"] = recombination_scores(model, dataset, pairs=pairs, seed=seed, options=options)
+    report["seconds"] = time.perf_counter() - started
+    return report
+
+
+def disentanglement(latents: np.ndarray, factors: np.ndarray, seed: int = 0) -> dict:
+    """The paper's protocol: latents [N, K, D] flattened, PCA to the number of varying
+    factors, then BetaVAE score, MIG, MCC and DCI against the factors [N, F]."""
+    varying = factors[:, factors.std(0) > 0]                                   # [N, F']
+    if varying.shape[1] < 2:
+        raise CometError("disentanglement needs at least 2 factors that vary over the evaluated scenes")
+    flat = latents.reshape(len(latents), -1)                                    # [N, K*D]
+    dim = min(varying.shape[1], flat.shape[1], len(flat))
+    z = M.pca_reduce(flat, dim)                                                 # [N, dim]
+    d = M.dci(z, varying, seed=seed)
+    # BetaVAE pairs points that share a factor value: continuous factors need bins
+    # coarse enough that values repeat (20 bins from 400 scenes up, as metrics uses).
+    bins = max(2, min(20, len(z) // 20))
+    return {"pca_dim": dim, "betavae": M.betavae_score(z, varying, bins=bins, seed=seed), "mig": M.mig(z, varying),
+            "mcc": M.mcc(z, varying), "dci_disentanglement": d["disentanglement"],
+            "dci_completeness": d["completeness"], "dci_informativeness": d["informativeness"]}
+
+
+def flat_metrics(report: dict) -> dict[str, float]:
+    """The report as one flat name → value dict (for concept cards): baselines suffixed."""
+    out = {f"{k}": v for k, v in report["reconstruction"].items()}
+    seg = report.get("segmentation")
+    if seg:
+        for row, suffix in (("model", ""), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
+            out.update({f"{key}{suffix}": v for key, v in seg[row].items()})
+    out.update({k: v for k, v in (report.get("disentanglement") or {}).items() if k not in ("pca_dim", "component_r2")})
+    for swap, rows in (report.get("recombination") or {}).items():
+        if swap == "components":
+            out.update({f"recombination_component{k}_{g}_gain_db": v
+                        for k, gains in rows["psnr_gain_db"].items() for g, v in gains.items()})
+        elif isinstance(rows, dict):
+            for row, scores in rows.items():
+                if isinstance(scores, dict):
+                    out.update({f"recombination_{swap}_{row}_{m}": v for m, v in scores.items()})
+    return {k: float(v) for k, v in out.items()}
+
+
+def training_options(folder, dataset: str) -> dict:
+    """Dataset options the model was trained with, read from its card, when it was
+    trained on `dataset` (e.g. 2–3 objects): evaluation then renders the same
+    distribution. The size is left out (evaluation renders at the model's size)."""
+    from pathlib import Path
+
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        return {}
+    try:
+        from huggingface_hub import ModelCard
+
+        data = ModelCard.load(path, ignore_metadata_errors=True).data.to_dict()
+    except Exception:   # a card we cannot read just gives no defaults
+        return {}
+    train = (data.get("training") or {}).get("train") or {}
+    if not isinstance(train, dict) or train.get("dataset") != dataset:
+        return {}
+    return {k: v for k, v in (train.get("dataset_options") or {}).items() if k != "size"}

@@ -1,0 +1,270 @@
+"""Concept cards: the README.md of an artifact, written and read through huggingface_hub.
+
+The YAML front matter (ModelCardData) carries what programs need:
+
+    library_name: comet-zoo
+    tags: [...]; datasets: [...]; license; metrics: [mse]; model-index (eval results)
+    model_name / version
+    training: {recipe, model: {...config...}, train: {...}}
+    exemplars: [exemplars/0.png, ...]
+    concepts:
+      - {name: obj0, index: 1, kind: local, description: ..., exemplar: exemplars/0.png}
+
+The body (concept table, pictures, recipe, metrics) is generated from the same
+data, never hand-copied. Sources of the zoo's cards live in cards/NAME.yaml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CometError
+from .names import check_name, check_version
+
+KINDS = ("global", "local")
+BASE_TAGS = ["comet", "energy-based-model", "unsupervised-decomposition"]
+_CONCEPT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass
+class Concept:
+    name: str          # obj0, light0, global0 …: the handle used on the command line
+    index: int         # component k of the model
+    kind: str          # "global" or "local"
+    description: str = ""
+    exemplar: str = "exemplars/0.png"   # image whose latent shows the concept by default
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "index": self.index, "kind": self.kind,
+                "description": self.description, "exemplar": self.exemplar}
+
+
+@dataclass
+class CardInfo:
+    name: str
+    version: str
+    concepts: list[Concept]
+    exemplars: list[str]
+    dataset: str | None = None
+    title: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    text: str = ""   # the card body (markdown, without front matter)
+    snapshot: Path | None = None
+
+    def exemplar(self, index: int | None = None, concept: str | None = None) -> Path:
+        """Path of exemplar `index`, else of the concept's own exemplar, else the first one."""
+        if self.snapshot is None:
+            raise CometError(f"{self.name}@{self.version}: the card is not attached to a snapshot")
+        if index is None:
+            rel = self.concept(concept).exemplar if concept else self.exemplars[0]
+        elif 0 <= index < len(self.exemplars):
+            rel = self.exemplars[index]
+        else:
+            raise CometError(f"{self.name}@{self.version} has exemplars 0..{len(self.exemplars) - 1}, not {index}")
+        return self.snapshot / rel
+
+    def concept(self, name: str) -> Concept:
+        for c in self.concepts:
+            if c.name == name:
+                return c
+        raise CometError(f"{self.name}@{self.version} has no concept {name!r}; "
+                         f"its concepts: {', '.join(c.name for c in self.concepts)}")
+
+
+def default_concepts(pos_embed: list[bool]) -> list[dict]:
+    """obj0… for components with positional embedding (local), global0… for the others."""
+    out, local, glob = [], 0, 0
+    for k, pos in enumerate(pos_embed):
+        if pos:
+            out.append({"name": f"obj{local}", "kind": "local", "description": "an object"})
+            local += 1
+        else:
+            out.append({"name": f"global{glob}", "kind": "global", "description": "a global factor"})
+            glob += 1
+    return out
+
+
+def check_concepts(raw: list, num_components: int, exemplars: list[str], where: str) -> list[Concept]:
+    if not isinstance(raw, list) or len(raw) != num_components:
+        raise CometError(f"{where}: 'concepts' must list one entry per component ({num_components})")
+    concepts = []
+    for k, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _CONCEPT.match(item["name"]):
+            raise CometError(f"{where}: concept {k} needs a name like obj0 or light0")
+        kind = item.get("kind", "local")
+        if kind not in KINDS:
+            raise CometError(f"{where}: concept {item['name']} has kind {kind!r}; use global or local")
+        index = item.get("index", k)
+        if index != k:
+            raise CometError(f"{where}: concept {item['name']} is listed at position {k} but has index {index}")
+        exemplar = item.get("exemplar", 0)
+        if isinstance(exemplar, int) and 0 <= exemplar < len(exemplars):
+            exemplar = exemplars[exemplar]
+        if exemplar not in exemplars:
+            raise CometError(f"{where}: concept {item['name']} names exemplar {exemplar!r}, not among {exemplars}")
+        concepts.append(Concept(item["name"], k, kind, str(item.get("description", "")), exemplar))
+    names = [c.name for c in concepts]
+    if len(set(names)) != len(names):
+        raise CometError(f"{where}: concept names must be unique, got {names}")
+    return concepts
+
+
+def load_source(path: str | Path) -> dict:
+    """A card source (cards/NAME.yaml): title, summary, recipe, concepts, tags, note, and
+    figures (a list of {title, path}: PNGs copied into the artifact and shown on the card)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CometError(f"cannot read card source {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise CometError(f"card source {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise CometError(f"card source {path}: expected a mapping")
+    unknown = sorted(set(data) - {"name", "title", "summary", "recipe", "dataset", "license", "tags",
+                                  "note", "exemplars", "concepts", "figures"})
+    if unknown:
+        raise CometError(f"card source {path}: unknown keys {', '.join(unknown)}")
+    return data
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    clean = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(*, name: str, version: str, source: dict, config: dict, training: dict,
+           exemplars: list[str], metrics: dict[str, float], dataset: str | None,
+           reconstructions: str | None = None, figures: list[tuple[str, str]] = (),
+           facts: list[tuple[str, str]] = ()):
+    """The concept card as a huggingface_hub ModelCard (front matter + generated body)."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    check_name(name)
+    check_version(version)
+    raw = source.get("concepts") or default_concepts(config.get("pos_embed") or [True] * config["num_components"])
+    concepts = check_concepts(raw, config["num_components"], exemplars, f"card of {name}")
+    title = source.get("title") or f"COMET: {name}"
+    tags = BASE_TAGS + [t for t in source.get("tags", []) if t not in BASE_TAGS]
+    eval_results = [EvalResult(task_type="image-to-image", task_name="reconstruction",
+                               dataset_type=dataset or "unknown", dataset_name=dataset or "unknown",
+                               dataset_split="test", metric_type=key, metric_name=key, metric_value=float(value))
+                    for key, value in metrics.items()]
+    data = ModelCardData(
+        library_name="comet-zoo", license=source.get("license", "mit"), tags=tags,
+        datasets=[dataset] if dataset else None, metrics=sorted(metrics), model_name=name,
+        eval_results=eval_results or None,
+        version=version, training=training, exemplars=exemplars,
+        concepts=[c.to_dict() for c in concepts],
+    )
+    body = [f"# {title} ({name}@{version})", ""]
+    if source.get("summary"):
+        body += [source["summary"].strip(), ""]
+    if source.get("note"):
+        body += [f"> **Note.** {source['note'].strip()}", ""]
+    body += ["## Concepts", "",
+             _table([[c.name, c.index, c.kind, c.description, f"![{c.name}]({c.exemplar})"] for c in concepts],
+                    ["name", "component", "kind", "description", "exemplar"]), ""]
+    body += ["## Exemplars", "", "Test renders; a component's latent is inferred from its exemplar unless "
+             "another image is given.", "", " ".join(f"![exemplar {i}]({e})" for i, e in enumerate(exemplars)), ""]
+    if reconstructions:
+        body += ["Exemplars (top) over their reconstructions (bottom):", "", f"![reconstructions]({reconstructions})", ""]
+    for title_, rel in figures:  # (title, path inside the artifact)
+        body += [f"## {title_}", "", f"![{title_}]({rel})", ""]
+    if metrics:
+        body += ["## Metrics", "", _table([[k, f"{v:.5f}"] for k, v in metrics.items()], ["metric (test split)", "value"]), ""]
+    body += ["## Model", "", _table([[k, v] for k, v in [*facts, *config.items()]], ["config", "value"]), ""]
+    if training.get("train"):
+        body += ["## Training", "", f"Recipe `{training.get('recipe', '?')}`:", "",
+                 _table([[k, v] for k, v in training["train"].items()], ["train", "value"]), ""]
+    body += ["## Use", "", "```bash", f"comet pull {name}@{version}", f"comet card {name}", "```", "",
+             "```python", "from comet_zoo.hub import load_model", f'model = load_model("{name}@{version}")', "```", ""]
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
+
+
+def read_card(snapshot: str | Path) -> CardInfo:
+    """Parse the README.md of a snapshot with huggingface_hub's ModelCard; validate the concepts."""
+    from huggingface_hub import ModelCard
+
+    path = Path(snapshot) / "README.md"
+    if not path.is_file():
+        raise CometError(f"{snapshot}: no README.md concept card")
+    try:
+        card = ModelCard.load(path, ignore_metadata_errors=True)
+    except Exception as exc:
+        raise CometError(f"{path}: unreadable concept card ({str(exc).splitlines()[0]})") from None
+    data = card.data.to_dict()
+    exemplars = data.get("exemplars") or []
+    raw = data.get("concepts")
+    if not isinstance(raw, list) or not all(isinstance(e, str) for e in exemplars):
+        raise CometError(f"{path}: the card has no concepts list")
+    # model_name lives in the model-index; a card without metrics falls back to the folder names.
+    name = card.data.model_name or Path(snapshot).resolve().parent.name
+    version = str(data.get("version") or Path(snapshot).resolve().name)
+    metrics = {r.metric_type: r.metric_value for r in (card.data.eval_results or [])}
+    datasets = data.get("datasets") or []
+    return CardInfo(
+        name=name, version=version, concepts=check_concepts(raw, len(raw), exemplars, str(path)),
+        exemplars=exemplars, dataset=datasets[0] if datasets else None,
+        title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
+        metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
+    )
+
+
+EVAL_BEGIN, EVAL_END = "<!-- comet-eval -->", "<!-- /comet-eval -->"
+
+
+def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str, split: str = "test",
+                  n: int | None = None, note: str = "") -> Path:
+    """Write evaluation metrics into a model folder's card (README.md), atomically.
+
+    Front matter: each metric becomes an eval result of the model-index (the values
+    `read_card` returns as CardInfo.metrics) and its name joins `metrics`; body: an
+    "Evaluation" table between comet-eval markers, replaced on each call. Metrics of
+    earlier evaluations with other names are kept. A folder without a card gets a
+    minimal one (a model fresh from `comet train`).
+    """
+    from huggingface_hub import EvalResult, ModelCard
+
+    from .._io import atomic_path
+
+    folder = Path(folder)
+    path = folder / "README.md"
+    if not folder.is_dir():
+        raise CometError(f"{folder} is not a model folder")
+    if path.is_file():
+        try:
+            card = ModelCard.load(path, ignore_metadata_errors=True)
+        except Exception as exc:
+            raise CometError(f"{path}: unreadable card ({str(exc).splitlines()[0]})") from None
+    else:
+        card = ModelCard(f"---\nlibrary_name: comet-zoo\ntags: {BASE_TAGS}\n---\n\n# {folder.resolve().name}\n")
+    data = card.data
+    data.model_name = data.model_name or folder.resolve().name   # the model-index needs one
+    new = [EvalResult(task_type="image-segmentation" if "ari" in key or key.startswith(("msc", "wsc")) else "image-to-image",
+                      dataset_type=dataset, dataset_name=dataset, dataset_split=split,
+                      metric_type=key, metric_name=key, metric_value=float(value))
+           for key, value in metrics.items()]
+    kept = [r for r in (data.eval_results or []) if r.metric_type not in metrics]
+    data.eval_results = kept + new
+    data.metrics = sorted(set(data.metrics or []) | set(metrics))
+    scenes = f"{n} {split} scenes" if n else f"the {split} split"
+    table = _table([[k, "inf" if v == float("inf") else f"{v:.4f}"] for k, v in metrics.items()], ["metric", "value"])
+    section = "\n".join([EVAL_BEGIN, "## Evaluation", "", f"`comet eval` on {scenes} of `{dataset}`."
+                         + (f" {note}" if note else ""), "", table, EVAL_END])
+    text = card.text
+    if EVAL_BEGIN in text and EVAL_END in text:
+        text = text[:text.index(EVAL_BEGIN)] + section + text[text.index(EVAL_END) + len(EVAL_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    out = ModelCard(f"---\n{data.to_yaml()}\n---\n{text}")
+    with atomic_path(path) as tmp:
+        tmp.write_text(str(out), encoding="utf-8")
+    return path

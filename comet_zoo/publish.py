@@ -1,0 +1,179 @@
+"""Publishing: build an artifact from a trained model folder and push it to a hub.
+
+The write side of the hub. It sits above evaluation (a card carries `comet eval`
+metrics) and training (a card names its recipe); the hub's read path imports
+none of it.
+
+    push(model_dir, name, version, hub=)   build, then publish into a hub (immutable versions)
+    build(model_dir, name, version, out)   the artifact folder:
+
+    model.safetensors   (optionally stored as fp16: half the size, loads into the fp32 model)
+    config.json
+    exemplars/0.png …   test renders of the training data set
+    reconstructions.png exemplars over their reconstructions
+    README.md           the concept card
+    SHA256SUMS          sha256 of every file above
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import CometError
+from .hub import manifest, push_hub
+from .hub.cards import load_source, read_card, render
+from .hub.names import check_name, check_version
+
+METRIC_SCENES = 64   # test scenes for the card's reconstruction metrics
+
+
+def _source_for(model_dir: Path, name: str, card_source: str | Path | None) -> dict:
+    if card_source is not None:
+        source = load_source(card_source)
+    elif (model_dir / "README.md").is_file():  # re-publishing a snapshot keeps its card
+        info = read_card(model_dir)
+        source = {"title": info.title.split(" (")[0], "concepts": [c.to_dict() for c in info.concepts]}
+        if info.training.get("recipe"):
+            source["recipe"] = info.training["recipe"]
+    else:
+        source = {}
+    if source.get("name") not in (None, name):
+        raise CometError(f"card source is for {source['name']!r}, but the model is pushed as {name!r}")
+    return source
+
+
+def _recipe(source: dict):
+    """The training recipe the card names (bundled name or file), or None."""
+    if not source.get("recipe"):
+        return None
+    from .train.recipe import Recipe, resolve_recipe
+
+    return Recipe.load(resolve_recipe(str(source["recipe"])))
+
+
+def _write_weights(src: Path, dest: Path, fp16: bool) -> None:
+    if not fp16:
+        shutil.copyfile(src, dest)
+        return
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(src))
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    save_file(half, str(dest), metadata={"format": "pt"})
+
+
+def _figures(source: dict, out: Path) -> list[tuple[str, str]]:
+    """Copy the card source's figures ({title, path} PNGs) into out/figures/."""
+    figures = source.get("figures") or []
+    if not isinstance(figures, list) or not all(isinstance(f, dict) and {"title", "path"} <= set(f) for f in figures):
+        raise CometError("card source: figures must be a list of {title, path}")
+    placed = []
+    for i, fig in enumerate(figures):
+        src = Path(fig["path"])
+        if src.suffix.lower() != ".png" or not src.is_file():
+            raise CometError(f"card figure {src}: not a PNG file")
+        (out / "figures").mkdir(exist_ok=True)
+        rel = f"figures/{i}-{src.name}"
+        shutil.copyfile(src, out / rel)
+        placed.append((str(fig["title"]), rel))
+    return placed
+
+
+def build(model_dir: Path, name: str, version: str, out: Path,
+          card_source: str | Path | None = None, fp16: bool = False, eval_report: dict | None = None) -> Path:
+    """`eval_report` (a `comet eval --json` report of this model) adds its metrics to the card."""
+    import torch
+
+    from .core.model import COMET
+    from .data import load_dataset
+    from .data.images import grid, load_image, save_png
+
+    check_name(name)
+    check_version(version)
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise CometError(f"{model_dir} is not a folder")
+    COMET.load(model_dir)  # refuses missing config, pickle-only folders and mismatched weights
+    source = _source_for(model_dir, name, card_source)
+    recipe = _recipe(source)
+    out.mkdir(parents=True, exist_ok=False)
+    (out / "exemplars").mkdir()
+    _write_weights(model_dir / "model.safetensors", out / "model.safetensors", fp16)
+    shutil.copyfile(model_dir / "config.json", out / "config.json")
+    model = COMET.load(out)  # the metrics describe the weights as published
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    size = config["image_size"]
+
+    count = int(source.get("exemplars", 6))
+    if not 1 <= count <= 16:
+        raise CometError(f"exemplars must be 1..16, got {count}")
+    dataset = source.get("dataset")
+    if recipe is not None:
+        dataset = dataset or recipe.train.dataset
+        options = {"size": size, **recipe.train.dataset_options}
+        test = torch.from_numpy(load_dataset(recipe.train.dataset, "test", max(count, METRIC_SCENES),
+                                             recipe.train.seed, **options).images)   # [N, 3, S, S]
+    else:
+        found = sorted((model_dir / "exemplars").glob("*.png"))[:count] if (model_dir / "exemplars").is_dir() else []
+        if not found:
+            raise CometError("no exemplars: give a card source naming a recipe (its data set renders them), "
+                             f"or put PNG test images in {model_dir / 'exemplars'}")
+        test = torch.cat([load_image(p, size) for p in found])
+    exemplars = []
+    for i, image in enumerate(test[:count]):
+        rel = f"exemplars/{i}.png"
+        save_png(grid(image[None], nrow=1, pad=0), out / rel)
+        exemplars.append(rel)
+
+    with torch.no_grad():
+        recon = model.reconstruct(test, generator=torch.Generator().manual_seed(0))   # [N, 3, S, S]
+    metrics = {"mse": torch.mean((recon - test) ** 2).item(),
+               "mse_mean_image_baseline": torch.mean((test.mean(0, keepdim=True) - test) ** 2).item()}
+    shown = min(count, 8)
+    save_png(grid(torch.cat([test[:shown], recon[:shown]]), nrow=shown, scale=max(1, 96 // size)),
+             out / "reconstructions.png")
+
+    training = {}
+    if recipe is not None:
+        import dataclasses
+
+        training = {"recipe": str(source["recipe"]), "train": dataclasses.asdict(recipe.train)}
+    facts = [("parameters", f"{model.num_parameters():,}"),
+             ("weights sha256", f"`{manifest.sha256_file(out / 'model.safetensors')}`"),
+             ("weights dtype", "float16" if fp16 else "float32")]
+    card = render(name=name, version=version, source=source, config=config, training=training,
+                  exemplars=exemplars, metrics=metrics, dataset=dataset, reconstructions="reconstructions.png",
+                  figures=_figures(source, out), facts=facts)
+    (out / "README.md").write_text(str(card), encoding="utf-8")
+    if eval_report is not None:
+        from .eval.evaluate import flat_metrics
+        from .hub.cards import write_metrics
+
+        try:
+            d = eval_report["dataset"]
+            flat = flat_metrics(eval_report)
+        except (KeyError, TypeError) as exc:
+            raise CometError(f"the eval report is not a `comet eval --json` report (missing {exc})") from None
+        write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"),
+                      note="Measured on the float32 weights before float16 storage." if fp16 else "")
+    for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    manifest.write(out)
+    return out
+
+
+def push(directory: str | Path, name: str, version: str, hub: str | None = None,
+         card_source: str | Path | None = None, fp16: bool = False, eval_report: dict | None = None) -> str:
+    """Build an artifact from a model folder (and a card source) and publish it; returns where."""
+    check_name(name)
+    check_version(version)
+    target = push_hub(hub)
+    if version in target.versions(name):
+        raise CometError(f"{name}@{version} already exists in {target.url}; versions are immutable, push a new version")
+    with tempfile.TemporaryDirectory(prefix="comet-push-") as tmp:
+        artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source, fp16=fp16,
+                         eval_report=eval_report)
+        return target.publish(artifact, name, version)

@@ -1,0 +1,2 @@
+"""Training: the Algorithm 1 Trainer (`trainer`), recipes as data (`recipe`), and
+multi-process runs (`distributed`)."""

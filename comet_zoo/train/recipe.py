@@ -1,0 +1,100 @@
+"""Training recipes as data: a JSON or YAML file with a `model` and a `train` section."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.config import CometConfig, reject_unknown_keys
+from ..errors import CometError
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "shapes"            # entry point in comet_zoo.datasets
+    dataset_options: dict = field(default_factory=dict)
+    train_size: int = 8192             # scenes rendered once and sampled with replacement
+    batch_size: int = 32
+    lr: float = 1e-3                   # the paper uses 3e-4; 1e-3 decomposes sooner here (GUIDE §1b)
+    warmup: int = 0                    # linear learning-rate warm-up steps
+    # Warm-up, stable, decay: the last `decay_steps` steps before total_steps decay the
+    # rate linearly to `min_lr`. Resumable: a run may be continued with a decay phase added.
+    decay_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float = 1.0
+    total_steps: int = 1000
+    grad_steps: int = 1                # unrolled steps that back-propagate (truncation)
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 25
+    # Engine levers (results equal within float tolerance): GPU memory layout,
+    # bf16 autocast, torch.compile of the descent steps that need no double backward.
+    channels_last: bool = False
+    precision: str = "fp32"            # "fp32" or "bf16" (autocast)
+    compile: bool = False
+
+    def __post_init__(self):
+        for name in ("train_size", "batch_size", "total_steps", "grad_steps", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in ("fp32", "bf16"):
+            raise CometError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
+        if self.lr <= 0 or self.grad_clip <= 0 or self.warmup < 0:
+            raise CometError("train.lr and train.grad_clip must be > 0, train.warmup >= 0")
+        if self.decay_steps < 0 or not 0 <= self.min_lr <= self.lr:
+            raise CometError("train.decay_steps must be >= 0 and 0 <= train.min_lr <= train.lr")
+
+
+@dataclass
+class Recipe:
+    model: CometConfig          # or a baseline's config (comet_zoo.architectures)
+    train: TrainConfig
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Recipe":
+        if not isinstance(data, dict) or set(data) - {"model", "train", "name", "description"}:
+            raise CometError("a recipe is an object with 'model' and 'train' sections (and optional 'name', 'description')")
+        train = data.get("train", {})
+        reject_unknown_keys(TrainConfig, train, "train keys")
+        # The model section's `kind` (default comet) picks COMET or a baseline (comet_zoo.architectures).
+        from ..architectures import config_from_dict
+
+        return cls(config_from_dict(data.get("model", {})), TrainConfig(**train))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CometError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+        try:
+            if path.suffix in {".yaml", ".yml"}:
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # JSON or YAML syntax: one line, naming the file
+            raise CometError(f"recipe {path} is not valid {path.suffix[1:] or 'JSON'}: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model.to_dict(), "train": dataclasses.asdict(self.train)}
+
+
+def resolve_recipe(recipe: str | Path) -> Path:
+    """A recipe file path, or the name of a recipe bundled with comet-zoo (comet_zoo/recipes/NAME.json)."""
+    from importlib import resources
+
+    path = Path(recipe)
+    if path.suffix in {".json", ".yaml", ".yml"} or path.exists():
+        return path
+    folder = resources.files("comet_zoo") / "recipes"
+    bundled = folder / f"{recipe}.json"
+    if bundled.is_file():
+        return Path(str(bundled))
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    raise CometError(f"no recipe file or bundled recipe named {str(recipe)!r}; bundled: {', '.join(names)}")
