@@ -7,7 +7,7 @@ score the fixed test set as training goes.
 
 Every `--eval-every` seconds of training (evaluation time is not counted) it logs
 one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
-segmentation (the paper's), reconstruction MSE, and the stripes and k-means colour
+segmentation (the paper's argmax, and `*_clean`: the CLEAN read-out), reconstruction MSE, and the stripes and k-means colour
 baselines on the same scenes. Lines go to stdout and to OUT/NAME.jsonl; the run
 folder OUT/NAME holds the checkpoint and, at the end, the exported model. The
 plot OUT/fg_ari.png draws fg-ARI against minutes, one curve per variant, with the
@@ -75,7 +75,7 @@ def evaluate(model, images, masks, k) -> dict:
     import torch
 
     from comet_zoo.eval.metrics import mse, segmentation_scores
-    from comet_zoo.eval.segment import gradient_segmentation
+    from comet_zoo.eval.segment import ARGMAX, CLEAN, gradient_maps, labels_from_maps
 
     model.eval()
     device = next(model.parameters()).device
@@ -86,7 +86,10 @@ def evaluate(model, images, masks, k) -> dict:
     recon = model.generate(z, x0=model.initial_image(len(x), torch.Generator().manual_seed(0))).detach()
     scores = {"mse": mse(recon.cpu().numpy(), images)}
     if masks is not None:  # falcor has factors, no masks: reconstruction only
-        scores.update(segmentation_scores(masks, gradient_segmentation(model, x, recon).cpu().numpy()))
+        maps = gradient_maps(model, x, recon)                           # [N, K, H, W], once for both read-outs
+        scores.update(segmentation_scores(masks, labels_from_maps(maps, ARGMAX).cpu().numpy()))   # the paper's
+        clean = segmentation_scores(masks, labels_from_maps(maps, CLEAN).cpu().numpy())
+        scores.update({f"{key}_clean": v for key, v in clean.items()})
     model.train()
     return scores
 

@@ -22,8 +22,11 @@ def evaluate(
     option: List[str] = typer.Option([], "--option", "-O", help="Dataset option KEY=VALUE (repeatable), e.g. max_objects=3."),
     resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
     pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="COMET segmentation: pixels whose strongest "
-                                              "gradient is below this fraction of the image's peak are background."),
+    readout: str = typer.Option("clean", "--readout", help="COMET segmentation from its gradient maps: clean (smoothed, "
+                                "weak pixels to background) or argmax (the paper's, every pixel to a component)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override: pixels whose strongest gradient is below "
+                                              "this fraction of the image's peak are background."),
+    smooth: Optional[int] = typer.Option(None, "--smooth", help="Override: average the gradient maps over (2R+1)² first."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per forward pass."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
     card: bool = typer.Option(False, "--card", help="Write the metrics into the model folder's card (README.md)."),
@@ -38,6 +41,14 @@ def evaluate(
     from comet_zoo.eval.evaluate import evaluate as run
     from comet_zoo.eval.evaluate import flat_metrics, parse_groups, training_options
 
+    import dataclasses
+
+    from comet_zoo.eval.segment import READOUTS
+
+    if readout not in READOUTS:
+        raise CometError(f"--readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    overrides = {key: v for key, v in (("threshold", threshold), ("smooth", smooth)) if v is not None}
+    chosen = dataclasses.replace(READOUTS[readout], **overrides)
     groups = parse_groups(metrics)
     if json_out is not None and json_out.suffix.lower() != ".json":
         raise CometError(f"--json must name a .json file, got {json_out.name}")
@@ -48,7 +59,7 @@ def evaluate(
     options = {**training_options(folder, dataset), **parse_key_values(option)}
     with console.status("evaluating") as status:
         report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
-                     batch_size=batch_size, pairs=pairs, threshold=threshold, on_stage=lambda s: status.update(s))
+                     batch_size=batch_size, pairs=pairs, readout=chosen, on_stage=lambda s: status.update(s))
     report["model"]["ref"] = model
     _print(report)
     if json_out is not None:
@@ -73,7 +84,11 @@ def _print(report: dict) -> None:
         t = Table(title=f"segmentation (K = {seg['k']}; baselines use the same K)")
         for col in ("", "fg-ARI", "ARI", "MSC", "WSC"):
             t.add_column(col, justify="right" if col else "left")
-        for row, label in (("model", m["kind"]), ("stripes", "stripes baseline"), ("kmeans_colour", "k-means colour baseline")):
+        ro = seg.get("readout")
+        name = m["kind"] + (f" (smooth {ro['smooth']}, threshold {ro['threshold']}, vote {ro['vote']})" if ro else "")
+        rows = (("model", name), ("argmax", f"{m['kind']}, the paper's argmax"), ("stripes", "stripes baseline"),
+                ("kmeans_colour", "k-means colour baseline"))
+        for row, label in ((row, label) for row, label in rows if row in seg):
             s = seg[row]
             t.add_row(label, *(f"{s[k]:.3f}" for k in ("fg_ari", "ari", "msc", "wsc")), style="bold" if row == "model" else "dim")
         console.print(t)

@@ -17,6 +17,7 @@ from comet_zoo.errors import CometError
 from comet_zoo.eval.evaluate import evaluate, flat_metrics, render_split
 from comet_zoo.train.recipe import Recipe
 from comet_zoo.eval.recombination import dataset_for, recombination_scores, score
+from comet_zoo.eval.segment import ARGMAX, Readout
 from comet_zoo.train.trainer import Trainer
 
 OPTIONS = {"min_objects": 2, "max_objects": 3}
@@ -50,7 +51,7 @@ def test_report_has_every_group_with_baselines_on_the_same_scenes(lighting_model
     report = evaluate(model, "clevr-lighting", n=20, options=OPTIONS, pairs=3)
     assert set(report["reconstruction"]) == {"mse", "psnr", "ssim", "mse_mean_image"}
     seg = report["segmentation"]
-    assert seg["k"] == 3 and set(seg) == {"k", "threshold", "model", "stripes", "kmeans_colour"}
+    assert seg["k"] == 3 and set(seg) == {"k", "readout", "model", "argmax", "stripes", "kmeans_colour"}
     for row in ("model", "stripes", "kmeans_colour"):
         assert set(seg[row]) == {"fg_ari", "ari", "msc", "wsc"}
     scenes = render_split("clevr-lighting", 32, n=20, options=OPTIONS)
@@ -104,13 +105,16 @@ def test_bad_input_names_what_is_missing(lighting_model):
     with pytest.raises(CometError, match="the model takes 32×32 images but dataset clevr rendered 16×16"):
         evaluate(model, "clevr", n=4, options={"size": 16})
     # --resize is the documented way through: images and masks come back at the model's size.
-    report = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True, metrics=["segmentation"])
+    report = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True, metrics=["segmentation"],
+                      readout=ARGMAX)
     assert "segmentation" in report and "disentanglement" not in report
+    assert "argmax" not in report["segmentation"]          # the chosen read-out is the argmax itself
     # The paper's thresholding adds a background segment: the scores change, the baselines do not.
     thresholded = evaluate(model, "clevr", n=4, options={"size": 16, **OPTIONS}, resize=True,
-                           metrics=["segmentation"], threshold=0.5)["segmentation"]
+                           metrics=["segmentation"], readout=Readout(threshold=0.5))["segmentation"]
     assert thresholded["stripes"] == report["segmentation"]["stripes"]
     assert thresholded["model"] != report["segmentation"]["model"]
+    assert thresholded["argmax"] == report["segmentation"]["model"]   # scored beside it, from the same maps
     from comet_zoo.architectures import build_model, config_from_dict
 
     vae = build_model(config_from_dict({"kind": "beta-vae", "image_size": 32, "latent_dim": 4, "width": 8, "hidden": 16}))

@@ -15,7 +15,14 @@ from comet_zoo.eval.baselines.trivial import baseline_scores, kmeans_colour, str
 from comet_zoo.core.config import CometConfig
 from comet_zoo.errors import CometError
 from comet_zoo.core.model import COMET
-from comet_zoo.eval.segment import _batched_vjp_gradients, gradient_maps, gradient_segmentation
+from comet_zoo.eval.segment import (
+    CLEAN,
+    Readout,
+    _batched_vjp_gradients,
+    gradient_maps,
+    gradient_segmentation,
+    labels_from_maps,
+)
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -321,3 +328,53 @@ def test_component_factor_r2_finds_the_factor_each_component_carries():
     assert abs(r2[0, 0]) < 0.1 and abs(r2[1, 1]) < 0.1                     # the ignored ones
     with pytest.raises(CometError, match="component_factor_r2"):
         M.component_factor_r2(latents[:, 0], factors)
+
+
+# -- reading gradient maps out into labels ----------------------------------------------
+def _speckled_maps(seed=0):
+    """Two components, each strong on its own half of a 16×16 image and zero on a weak
+    background border; 15 % of the object pixels have their two values swapped (speckle)."""
+    g = torch.Generator().manual_seed(seed)
+    maps = torch.zeros(1, 2, 16, 16)
+    maps[0, 0, 2:14, 2:8] = 1.0
+    maps[0, 1, 2:14, 8:14] = 1.0
+    maps[0, :, 2:14, 2:14] += 0.05
+    maps += 0.01 * torch.rand(1, 2, 16, 16, generator=g)        # the border: weak everywhere
+    speckle = (torch.rand(1, 16, 16, generator=g) < 0.15) & (maps.amax(1) > 0.5)
+    maps[:, [0, 1]] = torch.where(speckle[:, None], maps[:, [1, 0]], maps)
+    truth = torch.full((1, 16, 16), -1)
+    truth[0, 2:14, 2:8], truth[0, 2:14, 8:14] = 0, 1
+    return maps, truth, speckle
+
+
+def test_smoothing_removes_speckle_and_the_threshold_finds_the_background():
+    maps, truth, speckle = _speckled_maps()
+    inside = truth >= 0
+    argmax = labels_from_maps(maps, Readout())
+    assert (argmax >= 0).all()                                           # argmax labels every pixel
+    assert (argmax[speckle] != truth[speckle]).all()                     # and follows the speckle
+    clean = labels_from_maps(maps, Readout(smooth=2))
+    # away from the seam between the halves, the smoothed labels are the truth
+    away = inside.clone()
+    away[:, :, 6:10] = False
+    assert (clean[away] == truth[away]).all()
+    thresholded = labels_from_maps(maps, Readout(smooth=2, threshold=0.15, vote=1))
+    assert (thresholded[~inside] == -1).all()                            # the weak border is background
+    interior = away.clone()                                              # the vote rounds the objects' corners
+    interior[:, [2, 13], :] = interior[:, :, [2, 13]] = False
+    assert (thresholded[interior] == truth[interior]).all()
+
+
+def test_the_threshold_uses_the_raw_strength_not_the_smoothed_one():
+    maps, truth, _ = _speckled_maps()
+    # Smoothing spreads object gradients a pixel or two into the border; the raw strength does not.
+    wide = labels_from_maps(maps, Readout(smooth=3, threshold=0.15))
+    assert (wide[truth < 0] == -1).all()
+
+
+def test_readout_checks_its_arguments():
+    with pytest.raises(CometError, match="threshold"):
+        Readout(threshold=1.5)
+    with pytest.raises(CometError, match="radii"):
+        Readout(smooth=-1)
+    assert CLEAN.to_dict() == {"smooth": CLEAN.smooth, "threshold": CLEAN.threshold, "vote": CLEAN.vote}

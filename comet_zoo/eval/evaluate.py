@@ -11,8 +11,9 @@ renders the split at the model's image size, reconstructs it and scores
                        and reduced by PCA to the number of factors   (factors)
     recombination      composed vs rendered truth (comet_zoo.eval.recombination)
                                                                      (COMET; a scene data set)
-COMET segments every pixel by its strongest component unless `threshold` is given
-(then weak-gradient pixels form a background segment, as in the paper).
+COMET's segmentation is read out of its gradient maps by `readout` (default CLEAN:
+smoothed maps, weak-gradient pixels to background); the paper's plain argmax is
+scored beside it (`segmentation.argmax`).
 `metrics=None` runs every group the data and model allow; naming a group the
 data cannot support raises a one-line CometError saying what is missing.
 
@@ -35,7 +36,7 @@ from ..data import Scenes, load_dataset
 from ..errors import CometError
 from . import metrics as M
 from .baselines.trivial import baseline_scores
-from .segment import segment
+from .segment import ARGMAX, CLEAN, Readout, gradient_maps, labels_from_maps, segment
 
 GROUPS = ("reconstruction", "segmentation", "disentanglement", "recombination")
 
@@ -90,7 +91,7 @@ def _batches(model, images: np.ndarray, batch_size: int, seed: int):
 
 def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: int = 0,
              options: dict | None = None, metrics: list[str] | None = None, resize: bool = False,
-             batch_size: int = 32, pairs: int = 16, threshold: float | None = None,
+             batch_size: int = 32, pairs: int = 16, readout: Readout = CLEAN,
              on_stage: Callable[[str], None] | None = None) -> dict:
     """Score `model` on n scenes of a split; returns the report dict (JSON-ready)."""
     if n < 2:
@@ -125,14 +126,18 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
             wanted.discard("recombination")
 
     stage("reconstructing")
-    images, recons, latents, predicted = [], [], [], []
+    comet = kind_of(model) == "comet"
+    images, recons, latents, predicted, argmax = [], [], [], [], []
     for x, recon, z in _batches(model, scenes.images, batch_size, seed):
         images.append(x.cpu())
         recons.append(recon.cpu())
         latents.append(z.cpu())
-        if "segmentation" in wanted:
-            masks = segment(model, x, recon, z, threshold=threshold)            # [b, H, W]
-            predicted.append(masks.cpu())
+        if "segmentation" in wanted and comet:
+            maps = gradient_maps(model, x, recon, z)                             # [b, K, H, W], once
+            predicted.append(labels_from_maps(maps, readout).cpu())             # [b, H, W]
+            argmax.append(labels_from_maps(maps, ARGMAX).cpu())                  # the paper's, for comparison
+        elif "segmentation" in wanted:
+            predicted.append(segment(model, x, recon, z).cpu())
     x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
     report: dict = {
         "model": {"kind": kind_of(model), "parameters": int(model.num_parameters()), "image_size": size,
@@ -145,8 +150,11 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
     if "segmentation" in wanted:
         stage("scoring segmentation and baselines")
         pred = torch.cat(predicted).numpy()
-        report["segmentation"] = {"k": k, "threshold": threshold, "model": M.segmentation_scores(scenes.masks, pred),
-                                  **baseline_scores(x, scenes.masks, k, seed)}
+        report["segmentation"] = {"k": k, "readout": readout.to_dict() if comet else None,
+                                  "model": M.segmentation_scores(scenes.masks, pred)}
+        if comet and readout != ARGMAX:
+            report["segmentation"]["argmax"] = M.segmentation_scores(scenes.masks, torch.cat(argmax).numpy())
+        report["segmentation"].update(baseline_scores(x, scenes.masks, k, seed))
     if "disentanglement" in wanted:
         stage("scoring disentanglement")
         z_all = torch.cat(latents).numpy()                                       # [N, K, D]
@@ -188,8 +196,8 @@ def flat_metrics(report: dict) -> dict[str, float]:
     out = {f"{k}": v for k, v in report["reconstruction"].items()}
     seg = report.get("segmentation")
     if seg:
-        for row, suffix in (("model", ""), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
-            out.update({f"{key}{suffix}": v for key, v in seg[row].items()})
+        for row, suffix in (("model", ""), ("argmax", "_argmax"), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
+            out.update({f"{key}{suffix}": v for key, v in seg.get(row, {}).items()})
     out.update({k: v for k, v in (report.get("disentanglement") or {}).items() if k not in ("pca_dim", "component_r2")})
     for swap, rows in (report.get("recombination") or {}).items():
         if swap == "components":

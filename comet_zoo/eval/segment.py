@@ -3,6 +3,7 @@ component whose energy E(x, z_k) is most sensitive to it at the reconstruction.
 
     gradient_maps(model, x, recon)          → |∇x E(x_recon, z_k)| summed over channels [B, K, H, W]
     gradient_segmentation(model, x, recon)  → component index per pixel [B, H, W]
+    labels_from_maps(maps, readout)         → the same from maps, by a Readout (smoothing, threshold)
 
 All K gradients come from one backward pass. The energy net shares one image
 among its K components, so a plain backward of Σ_k E_k would mix them; instead
@@ -15,7 +16,10 @@ batched vector-Jacobian product (`is_grads_batched`), as slow as K backwards.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 
 from ..architectures import kind_of
 from ..errors import CometError
@@ -90,31 +94,77 @@ def _batched_vjp_gradients(model, x: torch.Tensor, z: torch.Tensor) -> torch.Ten
     return grads.transpose(0, 1)
 
 
-def gradient_segmentation(model, x: torch.Tensor, recon: torch.Tensor | None = None, *,
-                          threshold: float | None = None, background: int = -1, chunk: int = 32) -> torch.Tensor:
-    """Component index (0..K−1) of the strongest |∇x E_k| at each pixel: int64 [B, H, W].
+@dataclass(frozen=True)
+class Readout:
+    """How the gradient maps become labels.
 
-    threshold: optional fraction of each image's largest gradient magnitude; a
-    pixel whose strongest component falls below it is labelled `background`
-    (default −1) — the paper's thresholding. None assigns every pixel.
+    smooth r     each component's map is averaged over a (2r+1)² window before the argmax:
+                 the raw maps are speckled, neighbouring pixels of one object disagree
+    threshold t  pixels whose strongest *raw* gradient is below t × the image's peak are
+                 background (the paper's thresholding; smoothing only picks the label)
+    vote r       the foreground mask is a majority vote over a (2r+1)² window
     """
-    maps = gradient_maps(model, x, recon, chunk=chunk)      # [B, K, H, W]
-    strength, masks = maps.max(dim=1)                       # [B, H, W] each
-    if threshold is not None:
-        if not 0 <= threshold < 1:
-            raise CometError(f"segmentation threshold must be in [0, 1), got {threshold}")
-        peak = strength.flatten(1).max(dim=1).values[:, None, None]  # [B, 1, 1]
-        masks = torch.where(strength < threshold * peak, torch.full_like(masks, background), masks)
-    return masks
+
+    smooth: int = 0
+    threshold: float | None = None
+    vote: int = 0
+
+    def __post_init__(self):
+        if self.smooth < 0 or self.vote < 0:
+            raise CometError(f"segmentation smooth and vote radii must be >= 0, got {self.smooth}, {self.vote}")
+        if self.threshold is not None and not 0 <= self.threshold < 1:
+            raise CometError(f"segmentation threshold must be in [0, 1), got {self.threshold}")
+
+    def to_dict(self) -> dict:
+        return {"smooth": self.smooth, "threshold": self.threshold, "vote": self.vote}
 
 
-def segment(model, x, recon=None, latents=None, generator=None, threshold: float | None = None):
+# The paper's assignment: every pixel to its strongest raw gradient.
+ARGMAX = Readout()
+# Measured on the zoo's clevr v4 (benchmarks/segmentation_readout.py, 256 test renders):
+# fg-ARI 0.767 → 0.838, ARI 0.099 → 0.723, covering 0.138 → 0.560 against ARGMAX.
+CLEAN = Readout(smooth=2, threshold=0.15, vote=1)
+READOUTS = {"argmax": ARGMAX, "clean": CLEAN}
+
+
+def labels_from_maps(maps: torch.Tensor, readout: Readout = ARGMAX, background: int = -1) -> torch.Tensor:
+    """Gradient maps [B, K, H, W] ≥ 0 → component index per pixel, int64 [B, H, W]."""
+    smoothed = maps
+    if readout.smooth:
+        r = readout.smooth
+        smoothed = F.avg_pool2d(maps, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+    labels = smoothed.argmax(dim=1)                         # [B, H, W]
+    if readout.threshold is None:
+        return labels
+    strength = maps.amax(dim=1)                             # [B, H, W], unsmoothed
+    peak = strength.flatten(1).amax(dim=1)[:, None, None]   # [B, 1, 1]
+    foreground = strength >= readout.threshold * peak
+    if readout.vote:
+        r = readout.vote
+        share = F.avg_pool2d(foreground[:, None].to(maps.dtype), 2 * r + 1, stride=1, padding=r,
+                             count_include_pad=False)[:, 0]
+        foreground = share > 0.5
+    return torch.where(foreground, labels, torch.full_like(labels, background))
+
+
+def gradient_segmentation(model, x: torch.Tensor, recon: torch.Tensor | None = None, *,
+                          threshold: float | None = None, readout: Readout | None = None,
+                          background: int = -1, chunk: int = 32) -> torch.Tensor:
+    """Component index (0..K−1) per pixel, int64 [B, H, W], read out of |∇x E_k|.
+
+    readout: how (see Readout); default the paper's argmax, with `threshold` (a
+    fraction of each image's largest gradient) labelling weak pixels `background`.
+    """
+    readout = readout or Readout(threshold=threshold)
+    return labels_from_maps(gradient_maps(model, x, recon, chunk=chunk), readout, background)
+
+
+def segment(model, x, recon=None, latents=None, generator=None, readout: Readout = ARGMAX):
     """Per-pixel component index int64 [B, H, W] of images x (at `recon`, their
     reconstruction from `latents`, when given); None for a model that does not segment.
-    `threshold` (COMET only): pixels whose strongest gradient is below this fraction of
-    the image's largest are background (label −1), the paper's thresholding."""
+    `readout` (COMET only): how the gradient maps become labels (background −1)."""
     if kind_of(model) == "comet":
-        return gradient_segmentation(model, x, recon, threshold=threshold)
+        return gradient_segmentation(model, x, recon, readout=readout)
     if hasattr(model, "segment"):
         return model.segment(x, generator, latents)
     return None
