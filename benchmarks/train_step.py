@@ -1,18 +1,25 @@
-"""Training-step speed and memory: our step against the straightforward ("naive") one.
+"""Training-step speed and memory, against the paper's official code in the same job.
 
-    python benchmarks/train_step.py [--cases paper64,clevr64,small32] [--modes ours,naive]
-                                    [--steps 3] [--device cpu|cuda]
+    python benchmarks/train_step.py [--cases paper64,clevr64,small32] [--variants base,mb4]
+                                    [--steps 3] [--threads 2] [--device cpu|cuda]
+                                    [--official [--anchors ../shared/anchors]]
 
-One JSON line per (case, mode). Each runs in a fresh subprocess so its peak RSS
-is its own. Both modes use the same model, data and settings (including flushed
-denormals); they differ only in how the step is written:
+One JSON line per (case, variant); each runs in a fresh subprocess so its peak
+RSS is its own. A variant is comet-zoo's step (Trainer.train_step's math: all K
+components of all B images in one [B*K] call, FiLM parameters and the image stem
+computed once, gradients through the last unrolled step only) with one engine
+lever set:
 
-- ours:  all K components of all B images in one [B*K] call, FiLM parameters
-         and the image stem computed once, gradients through the last unrolled
-         step only (truncated back-propagation, as in the paper), earlier steps'
-         graphs freed at once;
-- naive: a Python loop over components, every unrolled step kept in one graph
-         with create_graph=True (what the official code builds).
+    base            the whole batch in one forward/backward
+    mbM             micro-batches of M images (train.micro_batch = M)
+    cl              channels_last memory format
+
+`--official` first times the official implementation (github.com/yilundu/comet,
+run unedited by the project's anchor harness `official_bench.py`) with the same
+shape and threads, then prints, per case, one `ratio` line: our img/s over its
+img/s and our peak RSS over its. The official code is never copied into this
+repository: get it with the tool library's `fetch github:yilundu/comet` and point
+COMET_OFFICIAL_MIRROR at the mirror (the harness extracts it to a scratch folder).
 """
 
 from __future__ import annotations
@@ -24,60 +31,66 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+# The official net (LatentEBM) average-pools after a full-resolution stem: stem "pool"
+# at stride 2 is the same shape, so these cases compare like with like.
 CASES = {
-    "paper64": dict(image_size=64, num_components=4, latent_dim=64, width=64, encoder="conv",
-                    pos_embed=[False] * 4, steps=10, step_size=1000.0, batch=16),
-    "clevr64": dict(image_size=64, num_components=5, latent_dim=16, width=64, encoder="recurrent",
-                    pos_embed=[True] * 5, steps=5, step_size=1000.0, batch=16),
-    "small32": dict(image_size=32, num_components=4, latent_dim=16, width=32, encoder="recurrent",
-                    pos_embed=[True] * 4, steps=5, step_size=1000.0, batch=16),
+    "paper64": dict(image_size=64, num_components=4, latent_dim=64, width=64, encoder="conv", stem="pool",
+                    stem_stride=2, pos_embed=[False] * 4, steps=10, step_size=1000.0, batch=16),
+    "clevr64": dict(image_size=64, num_components=5, latent_dim=16, width=64, encoder="recurrent", stem="pool",
+                    stem_stride=2, pos_embed=[True] * 5, steps=5, step_size=1000.0, batch=16),
+    "small32": dict(image_size=32, num_components=4, latent_dim=16, width=32, encoder="recurrent", stem="pool",
+                    stem_stride=2, pos_embed=[True] * 4, steps=5, step_size=1000.0, batch=16),
+}
+# The official harness's flags for the same shape (its recurrent encoder for the object cases).
+OFFICIAL_FLAGS = {
+    "paper64": ["--image-size", "64", "--components", "4", "--latent-dim", "64", "--filter-dim", "64", "--steps", "10"],
+    "clevr64": ["--image-size", "64", "--components", "5", "--latent-dim", "16", "--filter-dim", "64", "--steps", "5",
+                "--recurrent"],
+    "small32": ["--image-size", "32", "--components", "4", "--latent-dim", "16", "--filter-dim", "32", "--steps", "5",
+                "--recurrent"],
 }
 
 
-def naive_loss(model, x, x0):
-    """The straightforward step: per-component loop, full unrolled graph."""
-    import torch
-    import torch.nn.functional as F
-
-    net = model.energy_net
-    z = model.infer(x)
-    xi = x0.clone().requires_grad_(True)
-    for _ in range(model.config.steps):
-        energy = 0
-        for k in range(z.shape[1]):
-            energy = energy + net.evaluate(xi, net.condition(z[:, k:k + 1]), pos_mask=net.pos_mask[k:k + 1]).sum()
-        (g,) = torch.autograd.grad(energy, xi, create_graph=True)
-        xi = xi - model.config.step_size * g
-        xi = xi + (xi.clamp(0, 1) - xi).detach()
-    return F.mse_loss(xi, x)
+def lever(variant: str) -> dict:
+    """Variant name → engine settings."""
+    if variant == "base":
+        return {}
+    if variant == "cl":
+        return {"channels_last": True}
+    if variant.startswith("mb") and variant[2:].isdigit():
+        return {"micro_batch": int(variant[2:])}
+    raise SystemExit(f"unknown variant {variant!r}: base, cl or mbM")
 
 
-def run_case(case: str, mode: str, steps: int, device: str, batch_override: int | None = None) -> dict:
+def run_case(case: str, variant: str, steps: int, device: str, batch_override: int | None) -> dict:
     import torch
     import torch.nn.functional as F
 
     from comet_zoo.core.config import CometConfig
     from comet_zoo.core.model import COMET
 
-    torch.set_flush_denormal(True)
+    torch.set_flush_denormal(True)  # as the Trainer does
     torch.manual_seed(0)
     settings = dict(CASES[case])
-    batch = settings.pop("batch")
-    batch = batch_override or batch  # e.g. to fit the naive mode's memory on a small machine
-    model = COMET(CometConfig(**settings)).to(device)
+    default_batch = settings.pop("batch")
+    batch = batch_override or default_batch
+    engine = lever(variant)
+    fmt = torch.channels_last if engine.get("channels_last") else torch.contiguous_format
+    model = COMET(CometConfig(**settings)).to(device).to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 3, settings["image_size"], settings["image_size"], device=device)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    x = x.contiguous(memory_format=fmt)
+    m = engine.get("micro_batch") or batch
 
     def step():
         x0 = torch.rand_like(x)
-        if mode == "ours":
-            loss = F.mse_loss(model.generate(model.infer(x), x0=x0, grad_steps=1), x)
-        else:
-            loss = naive_loss(model, x, x0)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        for i in range(0, batch, m):   # Trainer.train_step's micro-batch loop
+            xi = x[i:i + m]
+            loss = F.mse_loss(model.generate(model.infer(xi), x0=x0[i:i + m], grad_steps=1), xi) * (len(xi) / batch)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
@@ -95,12 +108,12 @@ def run_case(case: str, mode: str, steps: int, device: str, batch_override: int 
     sync()
     seconds = (time.perf_counter() - t0) / steps
     result = {
-        "case": case, "mode": mode, "device": device, "threads": torch.get_num_threads(),
+        "impl": "comet-zoo", "case": case, "variant": variant, "device": device, "threads": torch.get_num_threads(),
         "batch": batch, "image_size": settings["image_size"], "K": settings["num_components"],
         "latent": settings["latent_dim"], "width": settings["width"], "N": settings["steps"],
         "encoder": settings["encoder"], "s_per_step": round(seconds, 4), "img_per_s": round(batch / seconds, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "base_rss_mb": round(base_rss, 1), "timed_steps": steps,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "timed_steps": steps,
+        "loadavg_1m": round(os.getloadavg()[0], 2),
     }
     if device.startswith("cuda"):
         result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
@@ -108,31 +121,72 @@ def run_case(case: str, mode: str, steps: int, device: str, batch_override: int 
     return result
 
 
+def run_official(case: str, args) -> dict:
+    """The official step, unedited, through the anchor harness; one JSON line back."""
+    anchors = Path(args.anchors)
+    scratch = Path(os.environ.get("COMET_OFFICIAL_DIR", "/tmp/comet_official"))
+    if not (scratch / "models.py").is_file():
+        fetched = subprocess.run(["bash", str(anchors / "fetch_official.sh"), os.environ.get("COMET_OFFICIAL_MIRROR", ""),
+                                  str(scratch)], capture_output=True, text=True)
+        if fetched.returncode != 0:
+            return {"impl": "official", "case": case, "error": fetched.stderr.strip().splitlines()[-1:]}
+    batch = args.batch or CASES[case]["batch"]
+    cmd = [sys.executable, str(anchors / "official_bench.py"), "--official-dir", str(scratch), "--skip-gen",
+           "--batch", str(batch), "--warmup", "1", "--repeats", str(args.steps), "--threads", str(args.threads),
+           *OFFICIAL_FLAGS[case]]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"impl": "official", "case": case, "error": out.stderr.strip().splitlines()[-1:]}
+    raw = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"impl": "official", "case": case, "threads": raw["threads"], "batch": batch,
+            "s_per_step": raw["train_step_s_median"], "img_per_s": raw["train_images_per_s"],
+            "peak_rss_mb": raw["peak_rss_mb_train"], "loadavg_1m": raw["loadavg_1m_start_end"][-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--modes", default="ours,naive")
+    parser.add_argument("--cases", default="paper64")
+    parser.add_argument("--variants", default="base")
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, help="override every case's batch size")
+    parser.add_argument("--official", action="store_true", help="time the official code first, in this job")
+    parser.add_argument("--anchors", default=str(Path(__file__).resolve().parents[2] / "shared" / "anchors"),
+                        help="folder of fetch_official.sh and official_bench.py")
     parser.add_argument("--_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args._one:  # child process: one case, one mode
-        case, mode = args._one.split("/")
-        print(json.dumps(run_case(case, mode, args.steps, args.device, args.batch)), flush=True)
+    if args._one:  # child process: one case, one variant
+        import torch
+
+        torch.set_num_threads(args.threads)
+        case, variant = args._one.split("/")
+        print(json.dumps(run_case(case, variant, args.steps, args.device, args.batch)), flush=True)
         return
     for case in args.cases.split(","):
         if case not in CASES:
             sys.exit(f"unknown case {case!r}; known: {', '.join(CASES)}")
-        for mode in args.modes.split(","):
-            cmd = [sys.executable, __file__, "--_one", f"{case}/{mode}", "--steps", str(args.steps), "--device", args.device]
+        official = None
+        if args.official:
+            official = run_official(case, args)
+            print(json.dumps(official), flush=True)
+        for variant in args.variants.split(","):
+            lever(variant)
+            cmd = [sys.executable, __file__, "--_one", f"{case}/{variant}", "--steps", str(args.steps),
+                   "--device", args.device, "--threads", str(args.threads)]
             cmd += ["--batch", str(args.batch)] if args.batch else []
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             if out.returncode != 0:
                 reason = out.stderr.strip().splitlines()[-1:] or [f"killed by signal {-out.returncode}"]
-                print(json.dumps({"case": case, "mode": mode, "error": reason}), flush=True)
-            else:
-                print(out.stdout.strip(), flush=True)
+                print(json.dumps({"impl": "comet-zoo", "case": case, "variant": variant, "error": reason}), flush=True)
+                continue
+            ours = json.loads(out.stdout.strip())
+            print(json.dumps(ours), flush=True)
+            if official and "error" not in official:
+                print(json.dumps({"ratio": case, "variant": variant,
+                                  "img_per_s_vs_official": round(ours["img_per_s"] / official["img_per_s"], 2),
+                                  "peak_rss_vs_official": round(ours["peak_rss_mb"] / official["peak_rss_mb"], 3)}),
+                      flush=True)
 
 
 if __name__ == "__main__":

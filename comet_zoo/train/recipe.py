@@ -32,6 +32,10 @@ class TrainConfig:
     # Engine levers (results equal within float tolerance): GPU memory layout,
     # bf16 autocast, torch.compile of the descent steps that need no double backward.
     channels_last: bool = False
+    # Images per forward/backward inside a step (0: the whole batch). The gradient is the
+    # batch's (summed over micro-batches, each weighted by its share); activations shrink
+    # to one micro-batch's: less memory and, on a CPU, tensors that stay in cache.
+    micro_batch: int = 0
     precision: str = "fp32"            # "fp32" or "bf16" (autocast)
     compile: bool = False
 
@@ -39,6 +43,8 @@ class TrainConfig:
         for name in ("train_size", "batch_size", "total_steps", "grad_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.micro_batch < 0:
+            raise CometError(f"train.micro_batch must be >= 0 (0: the whole batch), got {self.micro_batch}")
         if self.precision not in ("fp32", "bf16"):
             raise CometError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup < 0:

@@ -35,7 +35,8 @@ from .recipe import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
 # Settings a resumed run may change without changing the run itself.
-RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr")
+RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr",
+                     "micro_batch")
 
 
 def _run_identity(recipe: dict) -> dict:
@@ -120,9 +121,15 @@ class Trainer:
         x, x0 = self.batch()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
-        loss = self.loss(x, x0)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # MSE is a mean over the batch: micro-batch losses weighted by their share sum to it,
+        # and so do their gradients; each micro-batch's graph is freed by its backward.
+        m = self.cfg.micro_batch or len(x)
+        loss = torch.zeros((), device=x.device)
+        for i in range(0, len(x), m):
+            part = self.loss(x[i:i + m], x0[i:i + m]) * (len(x[i:i + m]) / len(x))
+            part.backward()
+            loss = loss + part.detach()
         # The mean over ranks of equal slices is the loss of the global batch.
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         loss = loss.detach()
