@@ -13,6 +13,10 @@ lever set:
     base            the whole batch in one forward/backward
     mbM             micro-batches of M images (train.micro_batch = M)
     cl              channels_last memory format
+    fullres         the first FiLM block at full resolution (stem_stride 1: main's
+                    paper64 before the pool stem; 4x the FLOPs of that block)
+    levers join with "+", e.g. mb4+cl. `--profile` adds each variant's top
+    operators (torch.profiler, share of self CPU time) to its line.
 
 `--official` first times the official implementation (github.com/yilundu/comet,
 run unedited by the project's anchor harness `official_bench.py`) with the same
@@ -55,16 +59,23 @@ OFFICIAL_FLAGS = {
 
 def lever(variant: str) -> dict:
     """Variant name → engine settings."""
-    if variant == "base":
-        return {}
-    if variant == "cl":
-        return {"channels_last": True}
-    if variant.startswith("mb") and variant[2:].isdigit():
-        return {"micro_batch": int(variant[2:])}
-    raise SystemExit(f"unknown variant {variant!r}: base, cl or mbM")
+    settings: dict = {}
+    for part in variant.split("+"):
+        if part == "base":
+            continue
+        if part == "cl":
+            settings["channels_last"] = True
+        elif part == "fullres":
+            settings["fullres"] = True
+        elif part.startswith("mb") and part[2:].isdigit():
+            settings["micro_batch"] = int(part[2:])
+        else:
+            raise SystemExit(f"unknown lever {part!r} in {variant!r}: base, cl, fullres or mbM")
+    return settings
 
 
-def run_case(case: str, variant: str, steps: int, device: str, batch_override: int | None) -> dict:
+def run_case(case: str, variant: str, steps: int, device: str, batch_override: int | None,
+             profile: bool = False) -> dict:
     import torch
     import torch.nn.functional as F
 
@@ -77,6 +88,8 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
     default_batch = settings.pop("batch")
     batch = batch_override or default_batch
     engine = lever(variant)
+    if engine.get("fullres"):
+        settings.update(stem="conv", stem_stride=1)
     fmt = torch.channels_last if engine.get("channels_last") else torch.contiguous_format
     model = COMET(CometConfig(**settings)).to(device).to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -107,6 +120,7 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
         step()
     sync()
     seconds = (time.perf_counter() - t0) / steps
+    top = top_operators(step) if profile else None
     result = {
         "impl": "comet-zoo", "case": case, "variant": variant, "device": device, "threads": torch.get_num_threads(),
         "batch": batch, "image_size": settings["image_size"], "K": settings["num_components"],
@@ -115,10 +129,23 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "timed_steps": steps,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
+    if top is not None:
+        result["profile_self_cpu_share"] = top
     if device.startswith("cuda"):
         result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         result["gpu"] = torch.cuda.get_device_name()
     return result
+
+
+def top_operators(step, n: int = 8) -> dict:
+    """One more step under torch.profiler: the n operators with the most self CPU time, as shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    return {e.key: round(e.self_cpu_time_total / total, 3) for e in events[:n]}
 
 
 def run_official(case: str, args) -> dict:
@@ -154,6 +181,7 @@ def main() -> None:
     parser.add_argument("--official", action="store_true", help="time the official code first, in this job")
     parser.add_argument("--anchors", default=str(Path(__file__).resolve().parents[2] / "shared" / "anchors"),
                         help="folder of fetch_official.sh and official_bench.py")
+    parser.add_argument("--profile", action="store_true", help="add each variant's top operators")
     parser.add_argument("--_one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._one:  # child process: one case, one variant
@@ -161,7 +189,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         case, variant = args._one.split("/")
-        print(json.dumps(run_case(case, variant, args.steps, args.device, args.batch)), flush=True)
+        print(json.dumps(run_case(case, variant, args.steps, args.device, args.batch, args.profile)), flush=True)
         return
     for case in args.cases.split(","):
         if case not in CASES:
@@ -175,6 +203,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--_one", f"{case}/{variant}", "--steps", str(args.steps),
                    "--device", args.device, "--threads", str(args.threads)]
             cmd += ["--batch", str(args.batch)] if args.batch else []
+            cmd += ["--profile"] if args.profile else []
             out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
             if out.returncode != 0:
                 reason = out.stderr.strip().splitlines()[-1:] or [f"killed by signal {-out.returncode}"]

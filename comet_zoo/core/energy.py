@@ -3,10 +3,11 @@
 Swish activations and no normalisation layers (as in the paper); the last block is
 mean-pooled and mapped to one scalar per (image, component).
 
-All K components of all B images run through the net as one batch of B*K. Two
+All K components of all B images run through the net as one batch of B*K. Three
 things are computed once instead of K times: the unconditioned stem conv of x
-(the image is shared by its components) and the FiLM gains and biases of z
-(`condition`), which the sampler reuses across every descent step.
+(the image is shared by its components), the first block's first conv (it sees no
+z yet) and the FiLM gains and biases of z (`condition`), which the sampler reuses
+across every descent step.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ class FilmBlock(nn.Module):
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
 
-    def forward(self, h: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
-        # h: [N, c_in, S, S]; film: [N, 4*c_in] = gain1, bias1, gain2, bias2
+    def forward(self, h: torch.Tensor, film: torch.Tensor, conv1_h: torch.Tensor | None = None) -> torch.Tensor:
+        # h: [N, c_in, S, S]; film: [N, 4*c_in] = gain1, bias1, gain2, bias2;
+        # conv1_h: conv1(h) when the caller has it more cheaply (see FilmResNetEnergy.evaluate)
         g1, b1, g2, b2 = film[:, :, None, None].chunk(4, dim=1)
-        r = F.silu(torch.addcmul(b1, self.offset + g1, self.conv1(h)))  # FiLM: (offset + gain) * conv + bias
+        c1 = self.conv1(h) if conv1_h is None else conv1_h
+        r = F.silu(torch.addcmul(b1, self.offset + g1, c1))  # FiLM: (offset + gain) * conv + bias
         r = F.silu(torch.addcmul(b2, self.offset + g2, self.conv2(r)))
         h = F.silu(self.down(h + r))
         return F.avg_pool2d(h, 3, stride=2, padding=1)  # [N, c_out, S/2, S/2]
@@ -86,12 +89,19 @@ class FilmResNetEnergy(nn.Module):
             stem = F.avg_pool2d(stem, 3, stride=self.stem_pool, padding=1)
         coords = coord_grid(stem.shape[-1], device=x.device, dtype=x.dtype)[None]  # CoordConv [1, 2, S, S]
         pos = F.silu(self.pos_stem(coords))                          # [1, w, S, S], no x in it
-        h = stem[:, None] + pos[:, None] * mask.to(x.dtype)[None, :, None, None, None]
-        h = h.reshape(b * k, *h.shape[2:])                           # [B*K, w, S, S]
+        m = mask.to(x.dtype)[None, :, None, None, None]              # [1, K, 1, 1, 1]
+        h = (stem[:, None] + pos[:, None] * m).reshape(b * k, *stem.shape[1:])  # [B*K, w, S, S]
+        # The first block's first conv sees no z: by linearity conv1(stem + m·pos) =
+        # conv1(stem) + m·(W * pos), so it runs on B images and one coordinate map instead
+        # of B*K rows (the largest conv of the net), and its input gradient is summed once.
+        first = self.blocks[0]
+        conv_stem = first.conv1(stem)                                # [B, w, S, S]
+        conv_pos = F.conv2d(pos, first.conv1.weight, padding=1)      # [1, w, S, S], no bias
+        conv1_h = (conv_stem[:, None] + conv_pos[:, None] * m).reshape(b * k, *conv_stem.shape[1:])
         offset = 0
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             n = 4 * block.c_in
-            h = block(h, cond[:, offset:offset + n])
+            h = block(h, cond[:, offset:offset + n], conv1_h if i == 0 else None)
             offset += n
         e = self.head(h.mean(dim=(2, 3)))                            # [B*K, 1]
         return e.view(b, k)
