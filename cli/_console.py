@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+import re
 
-console = Console()
-errors = Console(stderr=True)
+from rich.console import Console
+from rich.text import Text
+
+# User and hub text is never parsed as Rich markup ("[/x]" in a path or a card is text),
+# and never highlighted; styled output builds rich.text.Text explicitly.
+console = Console(markup=False, highlight=False)
+errors = Console(stderr=True, markup=False, highlight=False)
+
+# Control characters other than tab and newline: ESC sequences in a card or a name
+# could move the cursor, retitle the terminal or hide text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text) -> str:
+    """Text from a hub, a card or the user, safe for a terminal: control characters become '?'."""
+    return _CONTROL.sub("?", str(text))
+
+
+def error_line(message) -> Text:
+    """`error: message` with only the prefix styled."""
+    return Text.assemble(("error:", "bold red"), " ", plain(message))
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print `error: message` on one line to stderr and exit with `code`."""
     import typer
 
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(error_line(message), soft_wrap=True)
     raise typer.Exit(code)
 
 

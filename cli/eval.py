@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ._console import console, parse_key_values
+from ._console import console, parse_key_values, plain
 
 
 def evaluate(
@@ -75,10 +75,12 @@ def evaluate(
 
 def _print(report: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     d, m = report["dataset"], report["model"]
-    console.print(f"[bold]{m['kind']}[/] ({m['parameters']:,} parameters, {m['image_size']}px, K={m['num_components']}) "
-                  f"on {d['n']} {d['split']} scenes of [bold]{d['name']}[/] in {report['seconds']:.0f} s")
+    console.print(Text.assemble((m["kind"], "bold"), f" ({m['parameters']:,} parameters, {m['image_size']}px, "
+                                f"K={m['num_components']}) on {d['n']} {d['split']} scenes of ",
+                                (plain(d["name"]), "bold"), f" in {report['seconds']:.0f} s"))
     seg = report.get("segmentation")
     if seg:
         t = Table(title=f"segmentation (K = {seg['k']}; baselines use the same K)")

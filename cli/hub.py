@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ._console import console
+from ._console import console, plain
 
 
 def _size(n: int | None) -> str:
@@ -76,10 +76,10 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
             for v in reversed(sort_versions(e.versions)):
                 size = _size(e.size) if v == e.newest else "-"
                 table.add_row(e.name, v, concepts if v == e.newest else "", size,
-                              "yes" if v in e.pulled else "no", e.versions[v])
+                              "yes" if v in e.pulled else "no", plain(e.versions[v]))
         else:
             all_v = sort_versions(e.versions)
-            table.add_row(e.name, ", ".join(all_v), concepts, e.dataset or "-", _size(e.size),
+            table.add_row(e.name, ", ".join(all_v), concepts, plain(e.dataset or "-"), _size(e.size),
                           ", ".join(e.pulled) if e.pulled else "no")
     if not entries:
         console.print("no models: check COMET_HUB or the hubs in the config file")
@@ -97,9 +97,9 @@ def card(model: str = typer.Argument(..., help="NAME or NAME@vN.")) -> None:
 
     info = hub.card(model)
     # A terminal shows no pictures: each image becomes its path inside the snapshot.
-    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", info.text)
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", plain(info.text))
     console.print(Markdown(text))
-    console.print(f"files: {info.snapshot}", highlight=False)
+    console.print(f"files: {info.snapshot}")
 
 
 def push(

@@ -14,7 +14,7 @@ from . import eval as eval_cmd
 from . import hub as hub_cmd
 from . import plugins as plugins_cmd
 from . import train as train_cmd
-from ._console import errors
+from ._console import error_line, errors
 
 app = typer.Typer(
     name="comet",
@@ -22,7 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",  # not "rich": the spec grammar MODEL[@VERSION]:… is not markup
 )
 app.command("train")(train_cmd.train)
 app.command("plugins")(plugins_cmd.plugins)
@@ -58,16 +58,16 @@ def main() -> None:
     except click.UsageError as exc:  # bad option, value or command: one line, not a panel
         where = exc.ctx.command_path if exc.ctx else "comet"
         message = " ".join(exc.format_message().split())
-        errors.print(f"[bold red]error:[/] {where}: {message} (see {where} --help)", highlight=False, soft_wrap=True)
+        errors.print(error_line(f"{where}: {message} (see {where} --help)"), soft_wrap=True)
         code = 2
     except click.ClickException as exc:
-        errors.print(f"[bold red]error:[/] {' '.join(exc.format_message().split())}", highlight=False, soft_wrap=True)
+        errors.print(error_line(" ".join(exc.format_message().split())), soft_wrap=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         errors.print("interrupted")
         code = 130
     except CometError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        errors.print(error_line(exc), soft_wrap=True)
         code = 2
     sys.exit(code if isinstance(code, int) else 0)
 

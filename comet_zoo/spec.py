@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 
 from .errors import CometError
+from .hub.names import NAME, VERSION
 
-NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
-VERSION = re.compile(r"v[0-9]+")
 COMPONENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
 
 

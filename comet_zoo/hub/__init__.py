@@ -125,7 +125,7 @@ def cached_names() -> list[str]:
     root = models_dir()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if NAME.match(p.name) and cached_versions(p.name))
+    return sorted(p.name for p in root.iterdir() if NAME.fullmatch(p.name) and cached_versions(p.name))
 
 
 def _lock(name: str, version: str):

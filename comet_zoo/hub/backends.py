@@ -54,7 +54,7 @@ class DirHub:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name))
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.fullmatch(p.name))
 
     def versions(self, name: str) -> list[str]:
         folder = self.root / check_name(name)
@@ -134,7 +134,7 @@ class HfHub:
     def names(self) -> list[str]:
         try:
             models = self._api().list_models(author=self.org)
-            return sorted({m.id.split("/")[-1] for m in models if NAME.match(m.id.split("/")[-1])})
+            return sorted({m.id.split("/")[-1] for m in models if NAME.fullmatch(m.id.split("/")[-1])})
         except Exception:  # listing is a convenience (some mirrors lack it); pulls by name still work
             return []
 
@@ -232,7 +232,7 @@ def open_hub(url: str):
         return DirHub(root, f"file://{root}")
     if url.startswith("hf://"):
         org = url[len("hf://"):].strip("/")
-        if not _ORG.match(org):
+        if not _ORG.fullmatch(org):
             raise CometError(f"hf:// hub needs an organisation or user name, e.g. hf://comet-zoo (got {url!r})")
         return HfHub(org, f"hf://{org}")
     raise CometError(f"unknown hub {url!r}; use bundled, file://DIR or hf://ORG")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CometError
+from .manifest import check_path
 from .names import check_name, check_version
 
 KINDS = ("global", "local")
@@ -92,7 +93,7 @@ def check_concepts(raw: list, num_components: int, exemplars: list[str], where: 
         raise CometError(f"{where}: 'concepts' must list one entry per component ({num_components})")
     concepts = []
     for k, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _CONCEPT.match(item["name"]):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not _CONCEPT.fullmatch(item["name"]):
             raise CometError(f"{where}: concept {k} needs a name like obj0 or light0")
         kind = item.get("kind", "local")
         if kind not in KINDS:
@@ -203,8 +204,10 @@ def read_card(snapshot: str | Path) -> CardInfo:
     data = card.data.to_dict()
     exemplars = data.get("exemplars") or []
     raw = data.get("concepts")
-    if not isinstance(raw, list) or not all(isinstance(e, str) for e in exemplars):
+    if not isinstance(raw, list) or not isinstance(exemplars, list) or not all(isinstance(e, str) for e in exemplars):
         raise CometError(f"{path}: the card has no concepts list")
+    for rel in exemplars:  # opened later by the composer: they must stay inside the snapshot
+        check_path(rel, f"{path}: exemplar")
     # model_name lives in the model-index; a card without metrics falls back to the folder names.
     name = card.data.model_name or Path(snapshot).resolve().parent.name
     version = str(data.get("version") or Path(snapshot).resolve().name)

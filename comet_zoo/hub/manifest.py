@@ -32,8 +32,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def check_path(rel: str, where: str) -> str:
     """A manifest entry must stay inside the snapshot: no '..', no absolute path, no odd names."""
-    if not _SAFE_PATH.match(rel) or ".." in rel.split("/"):
-        raise CometError(f"{where}: refused file name {rel!r} in {MANIFEST}")
+    if not _SAFE_PATH.fullmatch(rel) or ".." in rel.split("/"):
+        raise CometError(f"{where}: refused file name {rel!r} (a relative path inside the snapshot is required)")
     if Path(rel).suffix.lower() in PICKLE_SUFFIXES:
         raise CometError(f"{where}: {rel} is a pickle-format file; only safetensors weights are accepted")
     return rel

@@ -7,20 +7,23 @@ from dataclasses import dataclass
 
 from ..errors import CometError
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-VERSION = re.compile(r"^v([0-9]{1,6})$")
+# Matched with fullmatch only: `$` after re.match also accepts a trailing newline, and
+# leading zeros would give one version several spellings (v1, v01, v001): aliases that
+# could be published beside the real one.
+NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+VERSION = re.compile(r"v([1-9][0-9]{0,5})")
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise CometError(
             f"invalid model name {name!r}: use lowercase letters, digits and '-' (at most 64), starting with a letter or digit")
     return name
 
 
 def check_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION.match(version):
-        raise CometError(f"invalid version {version!r}: versions are v1, v2, …")
+    if not isinstance(version, str) or not VERSION.fullmatch(version):
+        raise CometError(f"invalid version {version!r}: versions are v1, v2, … (no leading zeros)")
     return version
 
 
@@ -30,7 +33,7 @@ def version_number(version: str) -> int:
 
 def sort_versions(versions) -> list[str]:
     """Oldest first, numerically (v10 after v9); names that are not versions are dropped."""
-    return sorted({v for v in versions if VERSION.match(v)}, key=lambda v: int(v[1:]))
+    return sorted({v for v in versions if VERSION.fullmatch(v)}, key=lambda v: int(v[1:]))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""Red-team findings on names and terminal output: each reproduced, each refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from comet_zoo import publish
+from comet_zoo.errors import CometError
+from comet_zoo.hub.cards import read_card
+from hub_support import comet, hub_env, make_card_source, make_model
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """toy@v1 in a file:// hub, its card summary carrying terminal escape sequences."""
+    root = tmp_path_factory.mktemp("safety")
+    source = make_card_source(root / "src", "toy")
+    data = yaml.safe_load(source.read_text())
+    data["summary"] = "plain \x1b[31mred\x1b]0;pwned\x07 [/x] [link=http://e.vil]click[/link]"
+    source.write_text(yaml.safe_dump(data))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COMET_HOME", str(root / "publisher-home"))
+    try:
+        publish.push(make_model(root / "model"), "toy", "v1", hub=f"file://{root / 'hub'}", card_source=source)
+    finally:
+        mp.undo()
+    return root
+
+
+@pytest.mark.parametrize("alias", ["v01", "v0", "v0001", "v1\n", "v1 "])
+def test_version_aliases_cannot_be_published(published, alias, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
+    with pytest.raises(CometError, match="invalid version"):
+        publish.push(make_model(tmp_path / "m"), "toy", alias, hub=f"file://{published / 'hub'}")
+    assert sorted(p.name for p in (published / "hub" / "toy").iterdir() if not p.name.startswith(".")) == ["v1"]
+
+
+def test_a_name_with_a_trailing_newline_is_not_a_name(published, tmp_path):
+    out = comet("pull", "toy\n", env=hub_env(tmp_path / "home", f"file://{published / 'hub'}"))
+    assert out.returncode == 2 and "invalid model name" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("bad", ["../outside.png", "/dev/stdin", "exemplars/../../x.png"])
+def test_card_exemplars_must_stay_inside_the_snapshot(published, tmp_path, bad):
+    snapshot = tmp_path / "toy" / "v1"
+    shutil.copytree(published / "hub" / "toy" / "v1", snapshot)
+    card = snapshot / "README.md"
+    head, _, body = card.read_text().partition("\n---\n")
+    meta = yaml.safe_load(head.removeprefix("---\n"))
+    meta["exemplars"] = [bad] + meta["exemplars"][1:]
+    card.write_text("---\n" + yaml.safe_dump(meta) + "---\n" + body)
+    with pytest.raises(CometError, match="refused file name"):
+        read_card(snapshot)
+
+
+def test_hub_text_reaches_the_terminal_as_text(published, tmp_path):
+    env = hub_env(tmp_path / "home", f"file://{published / 'hub'}")
+    shown = comet("card", "toy", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout      # no escape sequence gets through
+    assert "[/x]" in shown.stdout and "[link=http://e.vil]" in shown.stdout  # markup shown, not obeyed
+
+
+def test_markup_in_user_input_is_printed_not_parsed(published, tmp_path):
+    out = comet("pull", "[/x]", env=hub_env(tmp_path / "home", f"file://{published / 'hub'}"))
+    assert out.returncode == 2
+    assert "MarkupError" not in out.stderr and "Traceback" not in out.stderr
+    assert "[/x]" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_help_shows_the_whole_spec_grammar(tmp_path):
+    out = comet("compose", "--help", env=hub_env(tmp_path / "home", "bundled"))
+    assert "MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]" in " ".join(out.stdout.split())
