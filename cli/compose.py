@@ -9,8 +9,6 @@ import typer
 
 from ._console import console
 
-STEPS_FACTOR = 4   # `comet compose` descends 4 × N steps by default (see compose())
-
 
 def compose(
     specs: List[str] = typer.Argument(..., help="MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT], one or more."),
@@ -38,10 +36,7 @@ def compose(
         raise CometError(f"--scale must be 1..16, got {scale}")
     composer = Composer.from_specs(specs, size=size, device=resolve_device(device), bf16=bf16)
     frames: list | None = [] if gif else None
-    # Measured on the zoo (docs/compose_steps.png): N steps leave noise where no chosen
-    # concept acts; 4N clears it, and more changes nothing visible.
-    images = composer.sample(batch, steps=steps or STEPS_FACTOR * composer.steps, sampler=sampler, seed=seed,
-                             trajectory=frames)
+    images = composer.sample(batch, steps=steps, sampler=sampler, seed=seed, trajectory=frames)  # default 4N
     save_png(grid(images, nrow=min(batch, 8), pad=0 if batch == 1 else 2, scale=scale), out)
     if gif:
         save_gif(frames, gif)

@@ -47,6 +47,12 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
                          antialias=size < x.shape[-1])
 
 
+# Descent steps by default: 4 × the models' largest N. Measured on the zoo
+# (docs/compose_steps.png): N steps leave noise where no chosen concept acts; 4N clears
+# it, and more changes nothing visible. `comet compose` and Python share this default.
+STEPS_FACTOR = 4
+
+
 class Composer:
     def __init__(self, models: dict[str, COMET], terms: list[Term], size: int | None = None,
                  device: str | torch.device = "cpu", bf16: bool = False):
@@ -66,10 +72,14 @@ class Composer:
     # -- building from specs -----------------------------------------------------
     @classmethod
     def from_specs(cls, specs: list[str | ComponentSpec], *, size: int | None = None,
-                   device: str | torch.device = "cpu", bf16: bool = False) -> "Composer":
-        """Resolve `MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]` specs through the hub."""
+                   device: str | torch.device = "auto", bf16: bool = False) -> "Composer":
+        """Resolve `MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]` specs through the hub.
+        `device` "auto" (as on the command line) is CUDA when present, else the CPU."""
         from . import hub
+        from .core.device import resolve_device
         from .hub.cards import read_card
+
+        device = resolve_device(device) if isinstance(device, str) else device
 
         if not specs:
             raise CometError("nothing to compose: give at least one component spec")
@@ -127,7 +137,8 @@ class Composer:
 
     def sample(self, batch: int = 1, *, steps: int | None = None, sampler: str = "gd", seed: int = 0,
                trajectory: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """Generate `batch` images [B, 3, S, S] in [0, 1] from x_0 ~ U(0, 1)."""
+        """Generate `batch` images [B, 3, S, S] in [0, 1] from x_0 ~ U(0, 1), descending
+        `steps` steps (default STEPS_FACTOR × the models' largest N, as `comet compose`)."""
         if batch < 1:
             raise CometError(f"batch must be >= 1, got {batch}")
         if steps is not None and steps < 1:
@@ -137,7 +148,7 @@ class Composer:
         x0 = torch.rand(batch, 3, self.size, self.size, generator=generator, device=self.device)
         with torch.no_grad():
             energy = self.energy_fn(batch)
-        x = descend(energy, x0, steps or self.steps, 1.0, schedule=schedule, generator=generator, trajectory=trajectory)
+        x = descend(energy, x0, steps or STEPS_FACTOR * self.steps, 1.0, schedule=schedule, generator=generator, trajectory=trajectory)
         return x.detach().clamp(0, 1)
 
 

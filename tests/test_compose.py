@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comet_zoo.compose import Composer, resize
+from comet_zoo.data.images import grid
 from comet_zoo.errors import CometError
 from comet_zoo.spec import parse_spec
 from comet_zoo.train.trainer import Trainer
@@ -62,7 +63,7 @@ def test_own_components_from_own_exemplar_reproduce_it(zoo):
     from comet_zoo.core.model import COMET
 
     composer = Composer.from_specs(["tiny:obj0@2", "tiny:obj1@2"])
-    out = composer.sample(1, seed=0)
+    out = composer.sample(1, steps=composer.steps, seed=0)  # N steps, the model's own sampler
     snapshot = hub.resolve("tiny")
     exemplar = load_image(snapshot / "exemplars" / "2.png", 16)
     model = COMET.load(snapshot)
@@ -174,6 +175,21 @@ def test_compose_cli_writes_a_png_and_a_gif(zoo):
     assert code == 0, err
     with Image.open(zoo / "big.png") as im:
         assert im.size == (64, 64)
+
+
+def test_python_and_cli_draw_the_same_picture_for_one_seed(zoo):
+    """Same defaults (4 × N steps, device auto) and the same seed: the same pixels."""
+    import numpy as np
+    from PIL import Image
+
+    code, err = run_cli("compose", "tiny:obj0", "other:obj1", "-o", str(zoo / "cli.png"), "--seed", "7")
+    assert code == 0, err
+    python = Composer.from_specs(["tiny:obj0", "other:obj1"]).sample(seed=7)[0]       # [3, S, S]
+    assert Composer.from_specs(["tiny:obj0"]).sample(steps=1, seed=7).shape == (1, 3, 16, 16)
+    with Image.open(zoo / "cli.png") as im:
+        cli = np.asarray(im.convert("RGB"))
+    python_u8 = np.asarray(grid(python[None], nrow=1, pad=0))
+    assert np.array_equal(cli, python_u8)
 
 
 def test_decompose_and_recombine_cli(zoo):

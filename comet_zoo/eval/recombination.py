@@ -93,7 +93,7 @@ def _compose(model, terms: list[tuple[int, torch.Tensor]], seed: int) -> torch.T
     """One image [1, 3, S, S] from (component, latent [D]) terms of one model."""
     device = next(model.parameters()).device
     composer = Composer({"m": model}, [Term("m", k, z) for k, z in terms], device=device)
-    return composer.sample(1, seed=seed).cpu()
+    return composer.sample(1, steps=composer.steps, seed=seed).cpu()  # N, as trained: a whole scene
 
 
 def _swap_in(model, z_a: torch.Tensor, z_b: torch.Tensor, k: int, seed: int) -> np.ndarray:
