@@ -14,6 +14,7 @@ def train(
     recipe: str = typer.Argument(..., help="Recipe file (.json/.yaml) or bundled recipe name, e.g. quickstart."),
     out: Path = typer.Option(Path("runs/comet"), "--out", "-o", help="Run folder: checkpoint, model/, samples.png."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run folder's checkpoint."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a run folder that holds a run."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override the recipe's total steps."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
@@ -23,6 +24,7 @@ def train(
         None, "--time-limit", help="Stop after this many minutes of training (checkpointed; continue with --resume)."),
 ) -> None:
     """Train a COMET model from a recipe (the paper's Algorithm 1)."""
+    import math
     import os
 
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
@@ -30,6 +32,7 @@ def train(
 
         argv = ["train", recipe, "--out", str(out), "--device", device]
         argv += ["--resume"] if resume else []
+        argv += ["--overwrite"] if overwrite else []
         argv += ["--steps", str(steps)] if steps is not None else []
         argv += ["--encoder", encoder] if encoder is not None else []
         argv += ["--compile"] if compile else []
@@ -49,11 +52,11 @@ def train(
     if encoder is not None:
         spec.model.encoder = encoder
     spec.train.compile = spec.train.compile or compile
-    if time_limit is not None and time_limit <= 0:
-        raise CometError(f"--time-limit must be > 0 minutes, got {time_limit}")
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise CometError(f"--time-limit must be a number of minutes > 0, got {time_limit}")
     clean = False
     try:
-        _train(Trainer(spec, out, device=device, resume=resume), spec, out, None if time_limit is None else time_limit * 60)
+        _train(Trainer(spec, out, device=device, resume=resume, overwrite=overwrite), spec, out, None if time_limit is None else time_limit * 60)
         clean = True
     finally:
         shutdown(clean)

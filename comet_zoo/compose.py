@@ -64,7 +64,7 @@ class Composer:
         self.device = torch.device(device)
         self.models = {key: m.to(self.device).eval() for key, m in models.items()}
         self.terms = terms
-        self.size = size or max(self.models[t.model].config.image_size for t in terms)
+        self.size = size if size is not None else max(self.models[t.model].config.image_size for t in terms)
         if not 8 <= self.size <= 1024:
             raise CometError(f"canvas size must be in 8..1024, got {self.size}")
         self.bf16 = bf16 and self.device.type == "cuda"
@@ -143,6 +143,8 @@ class Composer:
             raise CometError(f"batch must be >= 1, got {batch}")
         if steps is not None and steps < 1:
             raise CometError(f"steps must be >= 1, got {steps}")
+        if not 0 <= seed < 2**63:
+            raise CometError(f"seed must be in 0..2**63-1, got {seed}")
         schedule = get_schedule(sampler)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         x0 = torch.rand(batch, 3, self.size, self.size, generator=generator, device=self.device)

@@ -47,6 +47,23 @@ def test_time_limit_stops_early_with_a_resumable_checkpoint(tmp_path):
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == stopped_at + 2
 
 
+def test_a_run_folder_is_never_silently_replaced(tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"model": {"image_size": 16, "num_components": 2, "latent_dim": 4, "width": 8,
+                                            "num_blocks": 2, "steps": 2},
+                                  "train": {"dataset": "shapes", "train_size": 64, "batch_size": 4, "total_steps": 2,
+                                            "checkpoint_every": 2, "log_every": 1}}))
+    run = tmp_path / "run"
+    assert comet("train", str(recipe), "--out", str(run), "--device", "cpu").returncode == 0
+    checkpoint = (run / "checkpoint.safetensors").read_bytes()
+    again = comet("train", str(recipe), "--out", str(run), "--device", "cpu")
+    assert again.returncode == 2 and "already holds a run" in again.stderr and "--overwrite" in again.stderr
+    assert (run / "checkpoint.safetensors").read_bytes() == checkpoint      # untouched
+    over = comet("train", str(recipe), "--out", str(run), "--device", "cpu", "--overwrite", "--steps", "1")
+    assert over.returncode == 0, over.stderr
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1]  # a new log
+
+
 def test_user_errors_are_one_line_with_exit_2(tmp_path):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{")
@@ -59,7 +76,8 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
         (["train", "quickstart", "--device", "tpu"], "unknown device"),
         (["train", "quickstart", "--encoder", "nope", "--out", str(tmp_path / "x")], "unknown encoder 'nope'"),
         (["train", "quickstart", "--resume", "--out", str(tmp_path / "none")], "nothing to resume"),
-        (["train", "quickstart", "--time-limit", "0", "--out", str(tmp_path / "y")], "--time-limit must be > 0"),
+        (["train", "quickstart", "--time-limit", "0", "--out", str(tmp_path / "y")], "--time-limit must be a number"),
+        (["train", "quickstart", "--time-limit", "nan", "--out", str(tmp_path / "y")], "--time-limit must be a number"),
     ]
     for args, message in cases:
         out = comet(*args)

@@ -232,6 +232,17 @@ def test_bad_specs_get_one_line_naming_the_spec(zoo, spec, message):
     assert message in err and spec in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--size", "0", "canvas size must be in 8..1024"),      # 0 is not "the default"
+    ("--steps", "0", "steps must be >= 1"),
+    ("--seed", "-1", "seed must be in 0..2**63-1"),
+    ("--seed", str(2**64), "seed must be in 0..2**63-1"),
+])
+def test_out_of_range_numbers_are_refused_not_defaulted(zoo, option, value, message):
+    code, err = run_cli("compose", "tiny:obj0", option, value, "-o", str(zoo / "r.png"), "--device", "cpu")
+    assert code == 2 and message in err and "Traceback" not in err, err
+
+
 SPEC_PARTS = st.tuples(
     st.sampled_from(["tiny", "other", "nope", "Tiny", "", "../x", "tiny@v1", "tiny@v2", "tiny@1", "a b"]),
     st.sampled_from([":", "", "::"]),

@@ -52,11 +52,21 @@ class StepStats:
 
 
 class Trainer:
-    def __init__(self, recipe: Recipe, out_dir: str | Path, device: str = "cpu", resume: bool = False):
+    def __init__(self, recipe: Recipe, out_dir: str | Path, device: str = "cpu", resume: bool = False,
+                 overwrite: bool = False):
+        """A run in `out_dir`. A folder that already holds a run is continued (`resume`) or
+        started over (`overwrite`: its checkpoint, log and samples go); never silently replaced."""
         # Tiny weights early in training produce denormals; flushing them made CPU steps ~4x faster.
         torch.set_flush_denormal(True)
         self.recipe, self.cfg = recipe, recipe.train
         self.out_dir = Path(out_dir)
+        held = [name for name in (CHECKPOINT, "log.jsonl") if (self.out_dir / name).exists()]
+        if held and not resume and not overwrite:
+            raise CometError(f"{self.out_dir} already holds a run ({', '.join(held)}); continue it with --resume "
+                             "or start over with --overwrite")
+        if overwrite and not resume:
+            for name in held:
+                (self.out_dir / name).unlink()
         self.device = resolve_device(device)
         self.rank, self.world_size = init_from_env(self.device)
         if self.cfg.batch_size % self.world_size:
@@ -135,8 +145,9 @@ class Trainer:
         loss = loss.detach()
         all_reduce_mean(grads + [loss.view(1)])
         if not torch.isfinite(loss):
-            raise CometError(
-                f"loss became {loss.item()} at step {self.step}; the last good checkpoint is kept in {self.out_dir}")
+            kept = (f"the last good checkpoint is kept in {self.out_dir}" if (self.out_dir / CHECKPOINT).is_file()
+                    else "no checkpoint had been written yet")
+            raise CometError(f"loss became {loss.item()} at step {self.step}; {kept}")
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.step += 1
