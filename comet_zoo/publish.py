@@ -9,6 +9,7 @@ none of it.
 
     model.safetensors   (optionally stored as fp16: half the size, loads into the fp32 model)
     config.json
+    recipe.json         the training recipe (when the card source or the trainer names one)
     exemplars/0.png …   test renders of the training data set
     reconstructions.png exemplars over their reconstructions
     README.md           the concept card
@@ -26,6 +27,7 @@ from .errors import CometError
 from .hub import manifest, push_hub
 from .hub.cards import load_source, read_card, render
 from .hub.names import check_name, check_version
+from .train.trainer import RECIPE
 
 METRIC_SCENES = 64   # test scenes for the card's reconstruction metrics
 
@@ -33,16 +35,26 @@ METRIC_SCENES = 64   # test scenes for the card's reconstruction metrics
 def _source_for(model_dir: Path, name: str, card_source: str | Path | None) -> dict:
     if card_source is not None:
         source = load_source(card_source)
-    elif (model_dir / "README.md").is_file():  # re-publishing a snapshot keeps its card
+    elif _is_concept_card(model_dir / "README.md"):  # re-publishing a snapshot keeps its card
         info = read_card(model_dir)
         source = {"title": info.title.split(" (")[0], "concepts": [c.to_dict() for c in info.concepts]}
         if info.training.get("recipe"):
             source["recipe"] = info.training["recipe"]
-    else:
+    else:  # e.g. straight after `comet train`: default concepts from pos_embed, the trainer's recipe
         source = {}
+    if not source.get("recipe") and (model_dir / RECIPE).is_file():
+        source["recipe"] = str(model_dir / RECIPE)
     if source.get("name") not in (None, name):
         raise CometError(f"card source is for {source['name']!r}, but the model is pushed as {name!r}")
     return source
+
+
+def _is_concept_card(path: Path) -> bool:
+    """A comet-zoo concept card, not the generic card huggingface_hub writes beside the weights."""
+    if not path.is_file():
+        return False
+    head = path.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
+    return "\nconcepts:" in head
 
 
 def _recipe(source: dict):
@@ -103,6 +115,8 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     (out / "exemplars").mkdir()
     _write_weights(model_dir / "model.safetensors", out / "model.safetensors", fp16)
     shutil.copyfile(model_dir / "config.json", out / "config.json")
+    if recipe is not None:  # the recipe ships with the weights: data set, options, training settings
+        (out / RECIPE).write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
     model = COMET.load(out)  # the metrics describe the weights as published
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     size = config["image_size"]

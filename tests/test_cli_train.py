@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 from conftest import tiny_recipe
 
 
-def comet(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+def comet(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env=None if env is None else {**os.environ, **env})
 
 
 def test_train_writes_model_checkpoint_and_samples(tmp_path):
@@ -62,6 +63,30 @@ def test_a_run_folder_is_never_silently_replaced(tmp_path):
     over = comet("train", str(recipe), "--out", str(run), "--device", "cpu", "--overwrite", "--steps", "1")
     assert over.returncode == 0, over.stderr
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1]  # a new log
+
+
+def test_push_works_straight_after_train_and_eval_uses_the_training_data(tmp_path):
+    from comet_zoo.eval.evaluate import training_options
+    from comet_zoo.hub.cards import read_card
+
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"model": {"image_size": 16, "num_components": 2, "latent_dim": 4, "width": 8,
+                                            "num_blocks": 2, "steps": 2, "pos_embed": [True, False]},
+                                  "train": {"dataset": "shapes", "dataset_options": {"max_objects": 2},
+                                            "train_size": 64, "batch_size": 4, "total_steps": 2}}))
+    run = tmp_path / "run"
+    assert comet("train", str(recipe), "--out", str(run), "--device", "cpu").returncode == 0
+    model = run / "model"
+    assert json.loads((model / "recipe.json").read_text())["train"]["dataset"] == "shapes"
+    assert training_options(model, "shapes") == {"max_objects": 2}          # eval renders what it trained on
+    assert training_options(model, "clevr") == {}
+    env = {"COMET_HOME": str(tmp_path / "home"), "COMET_CONFIG": str(tmp_path / "none.toml")}
+    pushed = comet("push", str(model), "--as", "mine", "--version", "v1", "--hub", f"file://{tmp_path / 'hub'}",
+                   env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    snapshot = tmp_path / "hub" / "mine" / "v1"
+    assert [c.name for c in read_card(snapshot).concepts] == ["obj0", "global0"]   # from pos_embed
+    assert (snapshot / "recipe.json").is_file() and (snapshot / "exemplars" / "0.png").is_file()
 
 
 def test_user_errors_are_one_line_with_exit_2(tmp_path):

@@ -211,21 +211,30 @@ def flat_metrics(report: dict) -> dict[str, float]:
 
 
 def training_options(folder, dataset: str) -> dict:
-    """Dataset options the model was trained with, read from its card, when it was
-    trained on `dataset` (e.g. 2–3 objects): evaluation then renders the same
-    distribution. The size is left out (evaluation renders at the model's size)."""
+    """Dataset options the model was trained with, when it was trained on `dataset`
+    (e.g. 2–3 objects, a finite set's split): evaluation then renders the same
+    distribution. Read from the recipe.json that `comet train` exports beside the
+    weights, else from the card. The size is left out (evaluation renders at the
+    model's size)."""
+    import json
     from pathlib import Path
 
-    path = Path(folder) / "README.md"
-    if not path.is_file():
-        return {}
-    try:
-        from huggingface_hub import ModelCard
+    train: dict = {}
+    recipe = Path(folder) / "recipe.json"
+    card = Path(folder) / "README.md"
+    if recipe.is_file():
+        try:
+            train = json.loads(recipe.read_text(encoding="utf-8")).get("train") or {}
+        except (ValueError, AttributeError, OSError):
+            train = {}
+    elif card.is_file():
+        try:
+            from huggingface_hub import ModelCard
 
-        data = ModelCard.load(path, ignore_metadata_errors=True).data.to_dict()
-    except Exception:   # a card we cannot read just gives no defaults
-        return {}
-    train = (data.get("training") or {}).get("train") or {}
+            data = ModelCard.load(card, ignore_metadata_errors=True).data.to_dict()
+        except Exception:   # a card we cannot read just gives no defaults
+            return {}
+        train = (data.get("training") or {}).get("train") or {}
     if not isinstance(train, dict) or train.get("dataset") != dataset:
         return {}
     return {k: v for k, v in (train.get("dataset_options") or {}).items() if k != "size"}

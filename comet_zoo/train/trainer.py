@@ -34,6 +34,7 @@ from .distributed import all_reduce_mean, init_from_env
 from .recipe import Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
+RECIPE = "recipe.json"   # beside an exported model: the recipe that trained it
 # Settings a resumed run may change without changing the run itself.
 RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr",
                      "micro_batch")
@@ -203,9 +204,13 @@ class Trainer:
         return save_png(grid(both, nrow=len(x), scale=max(1, 128 // x.shape[-1])), path or self.out_dir / "samples.png")
 
     def export(self, directory: str | Path | None = None) -> Path:
-        """The trained model as a hub folder: model.safetensors + config.json."""
+        """The trained model as a hub folder: model.safetensors + config.json, and the
+        recipe it was trained with (recipe.json: its data set and options, which `comet
+        push` renders exemplars from and `comet eval` evaluates on)."""
         directory = Path(directory or self.out_dir / "model")
         self.model.save_pretrained(directory)
+        with atomic_path(directory / RECIPE) as tmp:
+            tmp.write_text(json.dumps(self.recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
         return directory
 
     # -- checkpoints: one safetensors file, nothing pickled -----------------------
