@@ -77,12 +77,27 @@ def _train(trainer, spec, out: Path, time_limit: float | None) -> None:
         return
     console.print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
                   f"{f' × {trainer.world_size} processes' if trainer.world_size > 1 else ''} → {out}")
-    columns = (TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-               TextColumn("{task.fields[ips]} img/s"), TimeElapsedColumn(), TimeRemainingColumn())
+    import time
+
+    # With --time-limit the run ends at the limit or at total_steps, whichever comes first:
+    # the bar counts steps, and the time left is the sooner of the two.
+    remaining = TimeRemainingColumn() if time_limit is None else TextColumn("{task.fields[left]} left")
+    columns = (TextColumn("train", style="bold"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[ips]} img/s"), TimeElapsedColumn(),
+               remaining)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def left(stats) -> str:
+        by_steps = (spec.train.total_steps - stats.step) * spec.train.batch_size / max(stats.images_per_s, 1e-9)
+        seconds = int(min(by_steps, max(0.0, deadline - time.monotonic())))
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("train", total=spec.train.total_steps, completed=trainer.step, loss="-", ips="-")
+        task = progress.add_task("train", total=spec.train.total_steps, completed=trainer.step, loss="-", ips="-",
+                                 left="-")
         finished = trainer.run(time_limit=time_limit, on_step=lambda s: progress.update(
-            task, completed=s.step, loss=f"{s.loss:.4f}", ips=f"{s.images_per_s:.0f}"))
+            task, completed=s.step, loss=f"{s.loss:.4f}", ips=f"{s.images_per_s:.0f}",
+            left=left(s) if deadline is not None else "-"))
     if not finished:
         console.print(f"time limit reached at step {trainer.step}; checkpoint kept (continue with --resume)")
     model_dir = trainer.export()

@@ -174,7 +174,7 @@ class Trainer:
             if self.rank == 0:  # rank 0 alone reports and writes
                 if on_step:
                     on_step(stats)
-                if self.step % self.cfg.log_every == 0:
+                if self.step % self.cfg.log_every == 0 or self.step == 1:  # the log exists from step 1
                     with log.open("a") as f:
                         f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == until or out_of_time:
