@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from ._console import console, parse_key_values
+from ._console import console, parse_key_values, plain
 
 app = typer.Typer(help="Dataset plugins: list them, preview their scenes.", no_args_is_help=True)
 
@@ -16,6 +16,7 @@ app = typer.Typer(help="Dataset plugins: list them, preview their scenes.", no_a
 def list_datasets() -> None:
     """Every dataset plugin: image size, masks, named factors, providing package (or why it fails)."""
     from rich.table import Table
+    from rich.text import Text
 
     from comet_zoo import registry
     from comet_zoo.data import load_dataset
@@ -28,7 +29,8 @@ def list_datasets() -> None:
         try:  # a probe scene shows what the plugin really returns; a broken plugin only breaks its row
             probe = load_dataset(plugin.qualified, "train", 1, 0)
         except Exception as exc:  # noqa: BLE001 - third-party code may raise anything
-            table.add_row(name, "[red]error[/]", "", f"[red]{type(exc).__name__}: {exc}[/]", plugin.dist)
+            table.add_row(name, Text("error", style="red"), "", Text(plain(f"{type(exc).__name__}: {exc}"), style="red"),
+                          plugin.dist)
             continue
         h, w = probe.images.shape[2:]
         table.add_row(name, f"{w}×{h}", "yes" if probe.masks is not None else "no",

@@ -104,9 +104,13 @@ def _print(report: dict) -> None:
     if dis:
         t = Table(title=f"disentanglement (latents flattened, PCA to {dis['pca_dim']})")
         keys = ("betavae", "mig", "mcc", "dci_disentanglement", "dci_completeness", "dci_informativeness")
+        t.add_column("")
         for col in ("BetaVAE", "MIG", "MCC", "DCI-D", "DCI-C", "DCI-I"):
             t.add_column(col, justify="right")
-        t.add_row(*(f"{dis[k]:.3f}" for k in keys))
+        t.add_row(m["kind"], *(f"{dis[k]:.3f}" for k in keys), style="bold")
+        for name, label in (("random_init", "same model, untrained"), ("random_projection", "random projection")):
+            if name in dis.get("baselines", {}):
+                t.add_row(label, *(f"{dis['baselines'][name][k]:.3f}" for k in keys), style="dim")
         console.print(t)
         comp = dis.get("component_r2")
         if comp:
@@ -116,7 +120,7 @@ def _print(report: dict) -> None:
                 t.add_column(f, justify="right")
             for k, row in enumerate(comp["r2"]):
                 best = max(range(len(row)), key=row.__getitem__)
-                t.add_row(str(k), *(f"[bold]{v:.2f}[/]" if j == best else f"{v:.2f}" for j, v in enumerate(row)))
+                t.add_row(str(k), *(Text(f"{v:.2f}", style="bold" if j == best else "") for j, v in enumerate(row)))
             console.print(t)
     rec = report.get("recombination")
     if rec:
@@ -141,5 +145,5 @@ def _print(report: dict) -> None:
             t.add_column(f"B's {g}", justify="right")
         for k, gains in effects["psnr_gain_db"].items():
             best = max(gains, key=gains.get)
-            t.add_row(k, *(f"[bold]{gains[g]:+.2f}[/]" if g == best else f"{gains[g]:+.2f}" for g in effects["groups"]))
+            t.add_row(k, *(Text(f"{gains[g]:+.2f}", style="bold" if g == best else "") for g in effects["groups"]))
         console.print(t)

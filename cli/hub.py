@@ -43,7 +43,7 @@ def pull(model: str = typer.Argument(..., help="NAME or NAME@vN, e.g. clevr or c
     from comet_zoo.hub.names import parse_spec
 
     spec = parse_spec(model)
-    columns = (TextColumn(f"[bold]pull {spec}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    columns = (TextColumn(f"pull {spec}", style="bold", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("pull", total=None)
         path = hub.resolve(spec, on_start=lambda total: progress.update(task, total=total),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ._console import console
+from ._console import console, plain
 
 
 def plugins() -> None:
     """List plugins by entry-point group, with the providing package and load status."""
     from rich.table import Table
+    from rich.text import Text
 
     from comet_zoo import registry
 
@@ -17,5 +18,5 @@ def plugins() -> None:
     for group in registry.GROUPS:
         for plugin, state in registry.status(group):
             style = "green" if state == "ok" else "red"
-            table.add_row(group, plugin.name, plugin.dist, plugin.value, f"[{style}]{state}[/]")
+            table.add_row(group, plugin.name, plugin.dist, plugin.value, Text(plain(state), style=style))
     console.print(table)

@@ -58,12 +58,19 @@ def test_report_has_every_group_with_baselines_on_the_same_scenes(lighting_model
     assert seg["stripes"] == baseline_scores(scenes.images, scenes.masks, 3)["stripes"]
     assert set(report["disentanglement"]) >= {"betavae", "mig", "mcc", "dci_disentanglement", "pca_dim"}
     assert report["disentanglement"]["pca_dim"] == 4          # clevr-lighting has 4 light factors
+    # every disentanglement row has what no learning scores beside it
+    dis_base = report["disentanglement"]["baselines"]
+    assert set(dis_base) == {"random_init", "random_projection"}
+    for row in dis_base.values():
+        assert set(row) == {"betavae", "mig", "mcc", "dci_disentanglement", "dci_completeness", "dci_informativeness"}
+    assert dis_base["random_init"] != {k: report["disentanglement"][k] for k in dis_base["random_init"]}
     rec = report["recombination"]
     assert set(rec) == {"pairs", "lighting", "object"}
     for swap in ("lighting", "object"):
         assert rec[swap]["n"] >= 1 and math.isfinite(rec[swap]["composed"]["psnr"])
     flat = flat_metrics(report)
-    assert {"fg_ari", "fg_ari_stripes", "fg_ari_kmeans", "mig", "recombination_lighting_composed_psnr"} <= set(flat)
+    assert {"fg_ari", "fg_ari_stripes", "fg_ari_kmeans", "mig", "mig_random_init", "mig_random_projection",
+            "recombination_lighting_composed_psnr"} <= set(flat)
 
 
 def test_recombination_truth_is_the_dataset_render_and_scores_itself_perfectly():

@@ -8,7 +8,9 @@ renders the split at the model's image size, reconstructs it and scores
                        model beside the stripes and k-means colour baselines with
                        the same K                                    (masks; a model that segments)
     disentanglement    BetaVAE, MIG, MCC, DCI on all components' latents flattened
-                       and reduced by PCA to the number of factors   (factors)
+                       and reduced by PCA to the number of factors, beside the same
+                       model at random initialisation and a random projection of
+                       the pixels                                    (factors)
     recombination      composed vs rendered truth (comet_zoo.eval.recombination)
                                                                      (COMET; a scene data set)
 COMET's segmentation is read out of its gradient maps by `readout` (default CLEAN:
@@ -159,6 +161,16 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         stage("scoring disentanglement")
         z_all = torch.cat(latents).numpy()                                       # [N, K, D]
         report["disentanglement"] = disentanglement(z_all, scenes.factors, seed)
+        # What no learning scores: the same architecture at random initialisation, and a
+        # random linear projection of the pixels to as many numbers as the model's latents.
+        stage("scoring the disentanglement baselines")
+        untrained = _latents(_random_init(model, seed), scenes.images, batch_size, seed)
+        rng = np.random.default_rng(seed)
+        projection = rng.standard_normal((x[0].size, z_all[0].size)).astype(np.float32)    # [3HW, K*D]
+        projected = x.reshape(len(x), -1) @ projection                                          # [N, K*D]
+        report["disentanglement"]["baselines"] = {
+            "random_init": _metrics_only(disentanglement(untrained, scenes.factors, seed)),
+            "random_projection": _metrics_only(disentanglement(projected[:, None], scenes.factors, seed))}
         if z_all.ndim == 3 and z_all.shape[1] > 1:
             # which factor each component carries: how global components get their names
             report["disentanglement"]["component_r2"] = {
@@ -171,6 +183,30 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         report["recombination"] = recombination_scores(model, dataset, pairs=pairs, seed=seed, options=options)
     report["seconds"] = time.perf_counter() - started
     return report
+
+
+def _random_init(model, seed: int):
+    """A fresh model of the same kind and config, at the random initialisation seed gives."""
+    from ..architectures import build_model
+
+    torch.manual_seed(seed)
+    return build_model(model.config).to(next(model.parameters()).device).eval()
+
+
+def _latents(model, images: np.ndarray, batch_size: int, seed: int) -> np.ndarray:
+    """Latents [N, K, D] of images, batch by batch, without reconstructing."""
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            x = torch.from_numpy(images[i:i + batch_size]).to(device)
+            out.append((model.infer(x) if kind_of(model) == "comet" else model.infer(x, generator)).cpu())
+    return torch.cat(out).numpy()
+
+
+def _metrics_only(scores: dict) -> dict:
+    return {k: v for k, v in scores.items() if k != "pca_dim"}
 
 
 def disentanglement(latents: np.ndarray, factors: np.ndarray, seed: int = 0) -> dict:
@@ -198,7 +234,10 @@ def flat_metrics(report: dict) -> dict[str, float]:
     if seg:
         for row, suffix in (("model", ""), ("argmax", "_argmax"), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
             out.update({f"{key}{suffix}": v for key, v in seg.get(row, {}).items()})
-    out.update({k: v for k, v in (report.get("disentanglement") or {}).items() if k not in ("pca_dim", "component_r2")})
+    dis = report.get("disentanglement") or {}
+    out.update({k: v for k, v in dis.items() if k not in ("pca_dim", "component_r2", "baselines")})
+    for name, scores in (dis.get("baselines") or {}).items():
+        out.update({f"{k}_{name}": v for k, v in scores.items()})
     for swap, rows in (report.get("recombination") or {}).items():
         if swap == "components":
             out.update({f"recombination_component{k}_{g}_gain_db": v
