@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One GPU lease, used whole: every zoo model and the time-to-quality GPU cases train
-# side by side on one GPU for MINUTES of training each (these models are small, so a
+# One GPU lease, used whole: the binding levers and zoo candidates train side by side
+# on one GPU for MINUTES of training each (these models are small, so a
 # single run leaves the GPU mostly idle between kernel launches; several share it).
 #
 #   bash benchmarks/gpu_zoo_session.sh [MINUTES] [OUT]
@@ -27,19 +27,21 @@ ttq() {  # NAME CASE [--set ...]
     --out runs/gpu --device "$DEVICE" --eval-every 60 "$@" >"runs/gpu/$name.out" 2>&1 &
 }
 
-# Time to quality (issue 8) and zoo candidates (issue 9).
-ttq clevr32-b32 clevr32
-ttq clevr32-b128 clevr32 --set train.batch_size=128
-ttq clevr64-b32 clevr64
-ttq lighting-b64 clevr-lighting --set train.batch_size=64 --set train.lr=5e-4 --set train.warmup=200
-ttq toy-b64 clevr-toy --set train.batch_size=64
-ttq tetrominoes-b64 tetrominoes --set train.batch_size=64
-ttq falcor-b32 falcor
-# The CPU zoo run of clevr (step 4200), continued on the GPU with its own recipe.
-if [ -f zoo-runs/clevr/checkpoint.safetensors ]; then
-  mkdir -p runs/gpu/clevr-zoo-resume && cp zoo-runs/clevr/checkpoint.safetensors runs/gpu/clevr-zoo-resume/
-  ttq clevr-zoo-resume clevr32 --resume
-fi
+# The binding levers of clevr32 (issue 14), one run each, all on the same GPU: the
+# paper's pool stem, FiLM without the +1 offset, the slot encoder, the step size λ,
+# N and the batch. Every curve logs the paper's argmax read-out and CLEAN (*_clean).
+ttq base clevr32
+ttq pool clevr32 --set model.stem=pool
+ttq pool-film0 clevr32 --set model.stem=pool --set model.film_offset=0
+ttq slot clevr32 --set model.stem=pool --set model.encoder=slot
+ttq lambda2000 clevr32 --set model.stem=pool --set model.step_size=2000
+ttq lambda4000 clevr32 --set model.stem=pool --set model.step_size=4000
+ttq n3 clevr32 --set model.stem=pool --set model.steps=3
+ttq b64 clevr32 --set model.stem=pool --set train.batch_size=64
+# Zoo candidates on the same recipe family: the paper-shaped 64 px CLEVR and the others.
+ttq clevr64-pool clevr64 --set model.stem=pool
+ttq tetrominoes-slot tetrominoes --set model.encoder=slot --set train.batch_size=64
+ttq lighting-slot clevr-lighting --set model.stem=pool --set model.encoder=slot --set train.batch_size=64
 # Slot Attention for Table 1, the same wall time on the same GPU.
 timeout -s INT -k 40 "$HARD" comet train slot-attention-clevr --out runs/gpu/slot-attention --device "$DEVICE" \
   --steps 1000000 --time-limit "$MINUTES" >runs/gpu/slot-attention.out 2>&1 &
