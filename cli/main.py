@@ -20,10 +20,26 @@ app = typer.Typer(
     name="comet",
     help="Composable energy concepts: train, pull, compose and evaluate COMET models.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,   # comet --install-completion bash|zsh|fish|powershell
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",  # not "rich": the spec grammar MODEL[@VERSION]:… is not markup
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from comet_zoo import __version__
+
+        print(f"comet-zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """Composable energy concepts: train, pull, compose and evaluate COMET models."""
+
+
 app.command("train")(train_cmd.train)
 app.command("plugins")(plugins_cmd.plugins)
 app.add_typer(datasets_cmd.app, name="datasets")

@@ -74,3 +74,10 @@ def test_markup_in_user_input_is_printed_not_parsed(published, tmp_path):
 def test_help_shows_the_whole_spec_grammar(tmp_path):
     out = comet("compose", "--help", env=hub_env(tmp_path / "home", "bundled"))
     assert "MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]" in " ".join(out.stdout.split())
+
+
+def test_version_is_eager_and_matches_the_installed_distribution(tmp_path):
+    from importlib.metadata import version
+
+    out = comet("--version", "compose", "--nonsense", env=hub_env(tmp_path / "home", "bundled"))
+    assert out.returncode == 0 and out.stdout.strip() == f"comet-zoo {version('comet-zoo')}"
