@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from comet_zoo.errors import CometError
+from comet_zoo.errors import CometError, CometRuntimeError
 
 from . import compose as compose_cmd
 from . import datasets as datasets_cmd
@@ -64,7 +64,8 @@ def _click_exceptions():
 
 
 def main() -> None:
-    """Run the app; every user mistake ends as one line on stderr and exit code 2."""
+    """Run the app; every user-facing failure ends as one line on stderr: exit 2 for a
+    usage error, 1 for a runtime failure (CometRuntimeError)."""
     click = _click_exceptions()
     try:
         code = app(standalone_mode=False)
@@ -82,9 +83,9 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("interrupted")
         code = 130
-    except CometError as exc:
+    except CometError as exc:  # 1: the world failed (corrupt file, network); 2: the command was wrong
         errors.print(error_line(exc), soft_wrap=True)
-        code = 2
+        code = 1 if isinstance(exc, CometRuntimeError) else 2
     sys.exit(code if isinstance(code, int) else 0)
 
 

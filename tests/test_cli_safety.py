@@ -81,3 +81,18 @@ def test_version_is_eager_and_matches_the_installed_distribution(tmp_path):
 
     out = comet("--version", "compose", "--nonsense", env=hub_env(tmp_path / "home", "bundled"))
     assert out.returncode == 0 and out.stdout.strip() == f"comet-zoo {version('comet-zoo')}"
+
+
+def test_a_typo_exits_2_and_a_corrupt_artifact_exits_1(published, tmp_path):
+    broken = tmp_path / "hub"
+    shutil.copytree(published / "hub", broken)
+    weights = broken / "toy" / "v1" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF                                                       # one flipped bit-pattern
+    weights.write_bytes(bytes(data))
+    env = hub_env(tmp_path / "home", f"file://{broken}")
+    typo = comet("pull", "tyo", env=env)
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr
+    corrupt = comet("pull", "toy", env=env)
+    assert corrupt.returncode == 1 and "does not match its sha256" in corrupt.stderr, corrupt.stderr
+    assert len(corrupt.stderr.strip().splitlines()) == 1

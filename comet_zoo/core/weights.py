@@ -9,7 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 
 
 def load_weights(module: nn.Module, path: str | Path) -> None:
@@ -21,11 +21,11 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     """
     path = Path(path)
     if not path.is_file():
-        raise CometError(f"weights file not found: {path}")
+        raise CometRuntimeError(f"weights file not found: {path}")
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CometError(f"{path.name} is not a valid safetensors file ({exc})") from None
+        raise CometRuntimeError(f"{path.name} is not a valid safetensors file ({exc})") from None
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

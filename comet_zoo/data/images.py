@@ -9,7 +9,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from .._io import atomic_path
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 
 
 def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
@@ -24,7 +24,7 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     except FileNotFoundError:
         raise CometError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise CometError(f"cannot read image {path}: {exc}") from None
+        raise CometRuntimeError(f"cannot read image {path}: {exc}") from None
     return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 from . import manifest
 from .backends import DirHub, HfHub, hf_offline, open_hub
 from .names import NAME, Spec, check_name, check_version, parse_spec, sort_versions
@@ -144,7 +144,7 @@ def _check_weights(snapshot: Path, label: str) -> None:
         with safe_open(str(snapshot / "model.safetensors"), framework="numpy") as f:
             f.keys()
     except Exception as exc:
-        raise CometError(f"{label}: model.safetensors is not a valid safetensors file ({exc})") from None
+        raise CometRuntimeError(f"{label}: model.safetensors is not a valid safetensors file ({exc})") from None
 
 
 # -- resolving names ------------------------------------------------------------

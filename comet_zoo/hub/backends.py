@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 from . import manifest
 from .names import NAME, check_name, check_version, sort_versions
 
@@ -80,7 +80,7 @@ class DirHub:
         for rel in entries:
             source, target = src / rel, dest / rel
             if not source.is_file():
-                raise CometError(f"{where}: {rel} is missing")
+                raise CometRuntimeError(f"{where}: {rel} is missing")
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(source, "rb") as fin, open(target, "wb") as fout:
                 while block := fin.read(1 << 20):
@@ -148,9 +148,9 @@ class HfHub:
         except HfHubHTTPError as exc:
             if getattr(exc.response, "status_code", None) == 404:  # mirrors answer a bare 404 for a missing repo
                 return []
-            raise CometError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {str(exc).splitlines()[0]}") from None
+            raise CometRuntimeError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {str(exc).splitlines()[0]}") from None
         except Exception as exc:
-            raise CometError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {type(exc).__name__}") from None
+            raise CometRuntimeError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {type(exc).__name__}") from None
         return sort_versions(tag.name for tag in refs.tags)
 
     def local_snapshot(self, name: str, version: str) -> Path | None:
@@ -191,9 +191,9 @@ class HfHub:
         except (RepositoryNotFoundError, RevisionNotFoundError):
             raise CometError(f"{where} does not exist") from None
         except EntryNotFoundError as exc:
-            raise CometError(f"{where}: a file listed in {manifest.MANIFEST} is missing ({exc})") from None
+            raise CometRuntimeError(f"{where}: a file listed in {manifest.MANIFEST} is missing ({exc})") from None
         except HfHubHTTPError as exc:
-            raise CometError(f"{where}: download failed ({str(exc).splitlines()[0]})") from None
+            raise CometRuntimeError(f"{where}: download failed ({str(exc).splitlines()[0]})") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -210,7 +210,7 @@ class HfHub:
                                        ignore_patterns=[".*"])
             api.create_tag(repo, tag=version, revision=commit.oid, tag_message=f"{name} {version}")
         except HfHubHTTPError as exc:
-            raise CometError(f"push of {name}@{version} to {self.url} failed: {str(exc).splitlines()[0]}") from None
+            raise CometRuntimeError(f"push of {name}@{version} to {self.url} failed: {str(exc).splitlines()[0]}") from None
         return f"{self.url}/{name}@{version}"
 
 

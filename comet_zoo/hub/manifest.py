@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 
 MANIFEST = "SHA256SUMS"
 REQUIRED = ("model.safetensors", "config.json", "README.md")
@@ -85,7 +85,7 @@ def verify(directory: Path, label: str | None = None) -> dict[str, str]:
     for rel, digest in entries.items():
         path = directory / rel
         if not path.is_file():
-            raise CometError(f"{label}: {rel} is missing")
+            raise CometRuntimeError(f"{label}: {rel} is missing")
         if sha256_file(path) != digest:
-            raise CometError(f"{label}: {rel} does not match its sha256 in {MANIFEST} (corrupt or truncated)")
+            raise CometRuntimeError(f"{label}: {rel} does not match its sha256 in {MANIFEST} (corrupt or truncated)")
     return entries
