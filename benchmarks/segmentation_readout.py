@@ -46,10 +46,13 @@ def main() -> None:
     parser.add_argument("--dataset", default=None, help="default: the card's data set")
     parser.add_argument("--n", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
+                        help="a data-set option (VALUE as JSON), e.g. max_objects=3")
     parser.add_argument("--bg", default=None, help="component index treated as background (default: the card's `bg`)")
     args = parser.parse_args()
 
     from comet_zoo.architectures import resolve_model
+    from comet_zoo.errors import CometError
     from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.eval.evaluate import render_split, training_options
     from comet_zoo.eval.metrics import segmentation_scores
@@ -57,11 +60,18 @@ def main() -> None:
     from comet_zoo.hub.cards import read_card
 
     model, folder = resolve_model(args.model)
-    card = read_card(folder)
-    dataset = args.dataset or card.dataset
-    bg = [int(args.bg)] if args.bg is not None else [c.index for c in card.concepts if c.name.startswith("bg")]
-    scenes = render_split(dataset, model.config.image_size, n=args.n, seed=args.seed,
-                          options=training_options(folder, dataset))
+    try:
+        card = read_card(folder)
+    except CometError:          # a training run's model folder has no concept card
+        card = None
+    dataset = args.dataset or (card.dataset if card else None)
+    if dataset is None:
+        raise SystemExit(f"{args.model} has no card naming its data set: give --dataset")
+    concepts = card.concepts if card else []
+    bg = [int(args.bg)] if args.bg is not None else [c.index for c in concepts if c.name.startswith("bg")]
+    given = {key: json.loads(value) for key, _, value in (o.partition("=") for o in args.option)}
+    options = {**training_options(folder, dataset), **given}
+    scenes = render_split(dataset, model.config.image_size, n=args.n, seed=args.seed, options=options)
     t0 = time.perf_counter()
     x = torch.from_numpy(scenes.images)
     generator = torch.Generator().manual_seed(args.seed)
