@@ -96,3 +96,13 @@ def test_a_typo_exits_2_and_a_corrupt_artifact_exits_1(published, tmp_path):
     corrupt = comet("pull", "toy", env=env)
     assert corrupt.returncode == 1 and "does not match its sha256" in corrupt.stderr, corrupt.stderr
     assert len(corrupt.stderr.strip().splitlines()) == 1
+
+
+def test_one_malformed_artifact_does_not_hide_the_others(published, tmp_path):
+    hub_dir = tmp_path / "hub"
+    shutil.copytree(published / "hub", hub_dir)
+    (hub_dir / "bad" / "v1").mkdir(parents=True)
+    (hub_dir / "bad" / "v1" / "SHA256SUMS").write_text("garbage\n")
+    out = comet("list", env={**hub_env(tmp_path / "home", f"file://{hub_dir}"), "COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert "toy" in out.stdout and "bad" in out.stdout

@@ -287,13 +287,17 @@ def catalog() -> list[Entry]:
         snapshot = cached_path(entry.name, newest) if newest in entry.pulled else None
         backend = next((b for b in backends if b.url == entry.versions[newest]), None)
         if snapshot is None and backend is not None:
-            snapshot = backend.local_snapshot(entry.name, newest)
-        if snapshot is not None:
             try:
+                snapshot = backend.local_snapshot(entry.name, newest)
+            except (CometError, OSError):
+                snapshot = None
+        if snapshot is not None:
+            # One malformed artifact shows as a row without details; it never hides the others.
+            try:
+                entry.size = sum((snapshot / rel).stat().st_size for rel in manifest.read(snapshot)
+                                 if (snapshot / rel).is_file())
                 info = read_card(snapshot)
                 entry.concepts, entry.dataset = [c.name for c in info.concepts], info.dataset
-            except CometError:
+            except (CometError, OSError):
                 pass
-            entry.size = sum((snapshot / rel).stat().st_size for rel in manifest.read(snapshot)
-                             if (snapshot / rel).is_file())
     return sorted((e for e in entries.values() if e.versions), key=lambda e: e.name)
