@@ -106,3 +106,10 @@ def test_one_malformed_artifact_does_not_hide_the_others(published, tmp_path):
     out = comet("list", env={**hub_env(tmp_path / "home", f"file://{hub_dir}"), "COLUMNS": "200"})
     assert out.returncode == 0, out.stderr
     assert "toy" in out.stdout and "bad" in out.stdout
+
+
+def test_a_comet_home_that_is_a_file_is_one_line(published, tmp_path):
+    home = tmp_path / "home-file"
+    home.write_text("not a folder")
+    out = comet("pull", "toy", env=hub_env(home, f"file://{published / 'hub'}"))
+    assert out.returncode == 1 and "not a writable folder" in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -132,7 +132,13 @@ def _lock(name: str, version: str):
     from filelock import FileLock
 
     locks = home() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        if not os.access(locks, os.W_OK):
+            raise PermissionError(13, "read-only")
+    except OSError as exc:
+        raise CometRuntimeError(f"cannot pull {name}@{version}: COMET_HOME {home()} is not a writable folder "
+                                f"({exc.strerror or exc})") from None
     return FileLock(str(locks / f"{name}@{version}.lock"), timeout=600)
 
 
@@ -185,6 +191,12 @@ def resolve(spec: Spec | str, on_start: Callable[[int | None], None] | None = No
         version, source = locate(spec)
     label = f"{spec.name}@{version}"
     final = cached_path(spec.name, version)
+    if final.is_dir():  # a verified snapshot is read without the lock: a read-only cache works
+        try:
+            manifest.verify(final, label)
+            return final
+        except CometError:
+            pass        # damaged (or being replaced): sort it out under the lock
     with _lock(spec.name, version):
         if final.is_dir():
             try:
