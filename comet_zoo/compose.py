@@ -154,10 +154,15 @@ class Composer:
         return x.detach().clamp(0, 1)
 
 
+def _is_index(text: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _component(spec: ComponentSpec, model: COMET, card) -> tuple[int, str | None]:
     """(component index, its default exemplar) for a concept name or an index."""
     k = model.config.num_components
-    if spec.component.isdigit():
+    if _is_index(spec.component):
         index = int(spec.component)
         if index >= k:
             raise CometError(f"{spec.model_ref} has components 0..{k - 1}; got index {index}")
@@ -175,7 +180,7 @@ def _source_image(spec: ComponentSpec, card, snapshot: Path, exemplar: str | Non
         if exemplar is None and not card.exemplars:
             raise CometError(f"{spec.model_ref} has no exemplars; give a source image: {spec.model}:{spec.component}@IMAGE")
         return load_image(snapshot / (exemplar or card.exemplars[0]), size)
-    if spec.source.isdigit():
+    if _is_index(spec.source):
         i = int(spec.source)
         if i >= len(card.exemplars):
             raise CometError(f"{spec.model_ref} has exemplars 0..{len(card.exemplars) - 1}; got {i}")

@@ -224,6 +224,7 @@ def test_decompose_masks_partition_the_image(zoo):
     ("tiny:obj0@99", "exemplars 0..3"),
     ("tiny:obj0@missing.png", "image not found"),
     ("tiny", "missing ':'"),
+    ("tiny:obj0@²", "image not found"),          # a Unicode digit is not an exemplar index
     ("tiny:obj0*x", "weight 'x' is not a number"),
 ])
 def test_bad_specs_get_one_line_naming_the_spec(zoo, spec, message):
@@ -237,6 +238,7 @@ def test_bad_specs_get_one_line_naming_the_spec(zoo, spec, message):
     ("--steps", "0", "steps must be >= 1"),
     ("--seed", "-1", "seed must be in 0..2**63-1"),
     ("--seed", str(2**64), "seed must be in 0..2**63-1"),
+    ("--batch", "0", "batch must be >= 1"),
 ])
 def test_out_of_range_numbers_are_refused_not_defaulted(zoo, option, value, message):
     code, err = run_cli("compose", "tiny:obj0", option, value, "-o", str(zoo / "r.png"), "--device", "cpu")

@@ -107,6 +107,8 @@ def test_bad_input_names_what_is_missing(lighting_model):
     model, _ = lighting_model
     with pytest.raises(CometError, match="segmentation .* needs ground-truth masks; dataset falcor has none"):
         evaluate(model, "falcor", n=4, metrics=["segmentation"])
+    with pytest.raises(CometError, match="batch size and pairs must be >= 1"):
+        evaluate(model, "clevr", n=4, batch_size=0)
     with pytest.raises(CometError, match="needs ground-truth factors; dataset clevr has none"):
         evaluate(model, "clevr", n=4, metrics=["disentanglement"])
     with pytest.raises(CometError, match="the model takes 32×32 images but dataset clevr rendered 16×16"):
