@@ -87,6 +87,8 @@ def test_push_works_straight_after_train_and_eval_uses_the_training_data(tmp_pat
     snapshot = tmp_path / "hub" / "mine" / "v1"
     assert [c.name for c in read_card(snapshot).concepts] == ["obj0", "global0"]   # from pos_embed
     assert (snapshot / "recipe.json").is_file() and (snapshot / "exemplars" / "0.png").is_file()
+    text = (snapshot / "README.md").read_text()
+    assert "pipeline_tag: image-to-image" in text and "https://arxiv.org/abs/2111.03042" in text   # what the Hub reads
 
 
 def test_user_errors_are_one_line_with_exit_2(tmp_path):

@@ -160,6 +160,7 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
                     for key, value in metrics.items()]
     data = ModelCardData(
         library_name="comet-zoo", license=source.get("license", "mit"), tags=tags,
+        pipeline_tag="image-to-image",   # images in, images out: reconstruct, decompose, recombine
         datasets=[dataset] if dataset else None, metrics=sorted(metrics), model_name=name,
         eval_results=eval_results or None,
         version=version, training=training, exemplars=exemplars,
@@ -185,6 +186,9 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
     if training.get("train"):
         body += ["## Training", "", f"Recipe `{training.get('recipe', '?')}`:", "",
                  _table([[k, v] for k, v in training["train"].items()], ["train", "value"]), ""]
+    body += ["## Paper", "", "Du, Li, Sharma, Tenenbaum, Mordatch: *Unsupervised Learning of Compositional "
+             "Energy Concepts*, NeurIPS 2021 ([arXiv:2111.03042](https://arxiv.org/abs/2111.03042)). "
+             "Trained and published with comet-zoo.", ""]
     body += ["## Use", "", "```bash", f"comet pull {name}@{version}", f"comet card {name}", "```", "",
              "```python", "from comet_zoo.hub import load_model", f'model = load_model("{name}@{version}")', "```", ""]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
