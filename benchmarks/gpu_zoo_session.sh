@@ -38,6 +38,7 @@ ttq lambda2000 clevr32 --set model.stem=pool --set model.step_size=2000
 ttq lambda4000 clevr32 --set model.stem=pool --set model.step_size=4000
 ttq n3 clevr32 --set model.stem=pool --set model.steps=3
 ttq b64 clevr32 --set model.stem=pool --set train.batch_size=64
+ttq langevin clevr32 --set model.stem=pool --set train.sampler=langevin
 # Zoo candidates on the same recipe family: the paper-shaped 64 px CLEVR and the others.
 ttq clevr64-pool clevr64 --set model.stem=pool
 ttq tetrominoes-slot tetrominoes --set model.encoder=slot --set train.batch_size=64

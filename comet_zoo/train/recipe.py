@@ -26,6 +26,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     total_steps: int = 1000
     grad_steps: int = 1                # unrolled steps that back-propagate (truncation)
+    sampler: str = "gd"                # the unrolled descent: gd (the paper's) or langevin / anneal (noise)
     seed: int = 0
     checkpoint_every: int = 250
     log_every: int = 25
@@ -43,6 +44,8 @@ class TrainConfig:
         for name in ("train_size", "batch_size", "total_steps", "grad_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.sampler not in ("gd", "langevin", "anneal"):
+            raise CometError(f"train.sampler must be gd, langevin or anneal, got {self.sampler!r}")
         if self.micro_batch < 0:
             raise CometError(f"train.micro_batch must be >= 0 (0: the whole batch), got {self.micro_batch}")
         if self.precision not in ("fp32", "bf16"):

@@ -27,6 +27,7 @@ from .._io import atomic_path
 from ..architectures import build_model
 from ..core.device import resolve_device
 from ..core.model import COMET
+from ..core.sampler import SAMPLERS
 from ..data import load_dataset
 from ..data.images import grid, save_png
 from ..errors import CometError
@@ -114,7 +115,8 @@ class Trainer:
             return self.model.training_loss(x)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
             z = self.model.infer(x)                                              # [B, K, D]
-            x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps)  # [B, 3, H, W]
+            x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps,  # [B, 3, H, W]
+                                      schedule=SAMPLERS[self.cfg.sampler])
         return F.mse_loss(x_n.float(), x)
 
     def lr_at(self, step: int) -> float:
