@@ -4,6 +4,7 @@ score the fixed test set as training goes.
     python benchmarks/time_to_quality.py --case clevr32 --minutes 60 --name base \
         [--set model.stem_stride=1 --set train.lr=3e-4 ...] [--out runs/ttq] [--eval-every 120]
     python benchmarks/time_to_quality.py --plot runs/ttq      # redraw the plot from the logs
+    python benchmarks/time_to_quality.py --table runs/ttq     # markdown rows from the logs
 
 Every `--eval-every` seconds of training (evaluation time is not counted) it logs
 one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
@@ -196,6 +197,28 @@ def plot(out: Path) -> Path:
     return save_png(im, out / "fg_ari.png")
 
 
+def table(out: Path, every: float = 10.0) -> str:
+    """Markdown rows from OUT/*.jsonl: about every `every` training minutes and the last."""
+    lines = ["| variant | steps | train min | fg-ARI | ARI | MSC | fg-ARI clean | MSC clean | MSE | stripes fg-ARI |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(out.glob("*.jsonl")):
+        rows = [r for r in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+                if "fg_ari" in r]
+        shown, mark = [], 0.0
+        for r in rows:
+            if r["train_min"] >= mark - 0.5:
+                shown.append(r)
+                mark = r["train_min"] + every
+        if rows and shown[-1] is not rows[-1]:
+            shown.append(rows[-1])
+        for r in shown:
+            clean = lambda key: f"{r[key]:.3f}" if key in r else "–"  # noqa: E731
+            lines.append(f"| {path.stem} | {r['step']} | {r['train_min']:.1f} | {r['fg_ari']:.3f} | {r['ari']:.3f} | "
+                         f"{r['msc']:.3f} | {clean('fg_ari_clean')} | {clean('msc_clean')} | {r['mse']:.4f} | "
+                         f"{r['stripes_fg_ari']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=sorted(CASES), default="clevr32")
@@ -208,9 +231,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--plot", metavar="OUT", help="only redraw OUT/fg_ari.png from the logs")
+    parser.add_argument("--table", metavar="OUT", help="only print markdown rows from OUT's logs")
     args = parser.parse_args()
     if args.plot:
         print(plot(Path(args.plot)))
+        return
+    if args.table:
+        print(table(Path(args.table)))
         return
     run(args)
 
