@@ -13,6 +13,8 @@ lever set:
     base            the whole batch in one forward/backward
     mbM             micro-batches of M images (train.micro_batch = M)
     cl              channels_last memory format
+    compile         torch.compile the energy for the N-1 descent steps without a training
+                    graph (train.compile; compilation falls in the warm-up step)
     fullres         the first FiLM block at full resolution (stem_stride 1: main's
                     paper64 before the pool stem; 4x the FLOPs of that block)
     levers join with "+", e.g. mb4+cl. `--profile` adds each variant's top
@@ -67,10 +69,12 @@ def lever(variant: str) -> dict:
             settings["channels_last"] = True
         elif part == "fullres":
             settings["fullres"] = True
+        elif part == "compile":
+            settings["compile"] = True
         elif part.startswith("mb") and part[2:].isdigit():
             settings["micro_batch"] = int(part[2:])
         else:
-            raise SystemExit(f"unknown lever {part!r} in {variant!r}: base, cl, fullres or mbM")
+            raise SystemExit(f"unknown lever {part!r} in {variant!r}: base, cl, compile, fullres or mbM")
     return settings
 
 
@@ -92,6 +96,8 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
         settings.update(stem="conv", stem_stride=1)
     fmt = torch.channels_last if engine.get("channels_last") else torch.contiguous_format
     model = COMET(CometConfig(**settings)).to(device).to(memory_format=fmt)
+    if engine.get("compile"):
+        model.compile()   # the descent steps without a training graph run torch.compile'd
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 3, settings["image_size"], settings["image_size"], device=device)
     x = x.contiguous(memory_format=fmt)
