@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / ".ci" / "lint-imports"
 
@@ -33,21 +35,18 @@ def test_the_tree_keeps_every_contract():
     assert "0 broken" in result.stdout
 
 
-def test_an_upward_import_from_core_into_the_hub_breaks_the_contract(tmp_path):
+@pytest.mark.parametrize("module, injected, expected", [
+    # model math reaching up into the hub
+    ("core/energy.py", "\nfrom ..hub import resolve  # deliberate upward import\n",
+     "comet_zoo.core.energy -> comet_zoo.hub"),
+    # the cycle this layering broke: the hub's read path importing the artifact builder
+    ("hub/__init__.py", "\n\ndef _build(*args):\n    from ..publish import build\n    return build(*args)\n",
+     "comet_zoo.hub is not allowed to import comet_zoo.publish"),
+])
+def test_an_upward_import_breaks_the_contract(tmp_path, module, injected, expected):
     root = copy_sources(tmp_path)
-    energy = root / "comet_zoo" / "core" / "energy.py"
-    energy.write_text(energy.read_text() + "\nfrom ..hub import resolve  # deliberate upward import\n")
+    path = root / "comet_zoo" / module
+    path.write_text(path.read_text() + injected)
     result = lint(root)
-    assert result.returncode != 0
-    assert "BROKEN" in result.stdout
-    assert "comet_zoo.core.energy -> comet_zoo.hub" in result.stdout
-
-
-def test_a_read_path_import_of_publishing_breaks_the_contract(tmp_path):
-    """The cycle this layering broke: the hub's read path importing the artifact builder."""
-    root = copy_sources(tmp_path)
-    hub = root / "comet_zoo" / "hub" / "__init__.py"
-    hub.write_text(hub.read_text() + "\n\ndef _build(*args):\n    from ..publish import build\n    return build(*args)\n")
-    result = lint(root)
-    assert result.returncode != 0
-    assert "comet_zoo.hub is not allowed to import comet_zoo.publish" in result.stdout
+    assert result.returncode != 0 and "BROKEN" in result.stdout
+    assert expected in result.stdout
