@@ -226,7 +226,6 @@ def resolve(spec: Spec | str, on_start: Callable[[int | None], None] | None = No
     return final
 
 
-pull = resolve
 
 
 def load_model(spec: Spec | str, device: str = "cpu"):
