@@ -226,8 +226,6 @@ def resolve(spec: Spec | str, on_start: Callable[[int | None], None] | None = No
     return final
 
 
-
-
 def load_model(spec: Spec | str, device: str = "cpu"):
     """The COMET model of `spec` (e.g. "clevr", "clevr@v1"), loaded strictly from safetensors."""
     from ..core.model import COMET
