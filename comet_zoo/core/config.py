@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,33 @@ def reject_unknown_keys(datacls, data: dict, what: str) -> None:
     unknown = sorted(set(data) - {f.name for f in dataclasses.fields(datacls)})
     if unknown:
         raise CometError(f"unknown {what}: {', '.join(unknown)}")
+
+
+_KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,)}
+_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false", "dict": "an object"}
+
+
+def check_field_types(obj, prefix: str) -> None:
+    """One clear error for the first field of dataclass `obj` whose value has the wrong
+    JSON type ("lr": "0.001", width: 8.5, steps: null, pos_embed: 7): configs come from
+    JSON and YAML files, where a typo would otherwise surface as a traceback deep inside."""
+    for f in dataclasses.fields(obj):
+        value, kind = getattr(obj, f.name), str(f.type).replace(" ", "")
+        optional = kind.endswith("|None")
+        kind = kind.removesuffix("|None")
+        if value is None and optional:
+            continue
+        if kind.startswith("list["):
+            item = kind[5:-1]
+            ok = isinstance(value, list) and all(isinstance(v, _KINDS[item]) for v in value)
+            word = f"a list of {_WORDS[item].split(' ', 1)[-1]}s" if item != "bool" else "a list of true/false"
+        else:
+            ok = isinstance(value, _KINDS[kind]) and (kind == "bool" or not isinstance(value, bool))
+            word = _WORDS[kind]
+        if ok and kind == "float" and not math.isfinite(value):
+            ok, word = False, "a finite number"
+        if not ok:
+            raise CometError(f"{prefix}{f.name} must be {word}, got {value!r}")
 
 
 @dataclass
@@ -42,18 +70,23 @@ class CometConfig:
     step_size: float = 1000.0   # λ
 
     def __post_init__(self):
+        if isinstance(self.pos_embed, list) and all(p in (0, 1) for p in self.pos_embed):
+            self.pos_embed = [bool(p) for p in self.pos_embed]    # 0/1 read as false/true
+        check_field_types(self, "model.")
         if not self.pos_embed:
             self.pos_embed = [False] * self.num_components
-        self.pos_embed = [bool(p) for p in self.pos_embed]
         self.validate()
 
     def validate(self) -> None:
+        # Bounds well above any sensible model, checked before anything is allocated
+        # (width 1e5 would ask for hundreds of GB).
         if not 8 <= self.image_size <= 256:
             raise CometError(f"image_size must be in 8..256, got {self.image_size}")
-        if self.num_components < 1:
-            raise CometError(f"num_components must be >= 1, got {self.num_components}")
-        if self.latent_dim < 1 or self.width < 4 or self.num_blocks < 1:
-            raise CometError("latent_dim >= 1, width >= 4 and num_blocks >= 1 are required")
+        if not 1 <= self.num_components <= 64:
+            raise CometError(f"num_components must be in 1..64, got {self.num_components}")
+        if not (1 <= self.latent_dim <= 4096 and 4 <= self.width <= 1024 and 1 <= self.num_blocks <= 8):
+            raise CometError(f"latent_dim must be in 1..4096, width in 4..1024 and num_blocks in 1..8; got "
+                             f"{self.latent_dim}, {self.width}, {self.num_blocks}")
         if len(self.pos_embed) != self.num_components:
             raise CometError(
                 f"pos_embed has {len(self.pos_embed)} entries for {self.num_components} components")
@@ -61,8 +94,9 @@ class CometConfig:
             raise CometError(f"stem_stride must be 1, 2 or 4, got {self.stem_stride}")
         if self.stem not in ("conv", "pool"):
             raise CometError(f"stem must be 'conv' or 'pool', got {self.stem!r}")
-        if self.steps < 1 or self.step_size <= 0:
-            raise CometError("steps >= 1 and step_size > 0 are required")
+        if not 1 <= self.steps <= 1000 or not 0 < self.step_size < float("inf"):
+            raise CometError(f"steps must be in 1..1000 and step_size a finite number > 0; got {self.steps}, "
+                             f"{self.step_size}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "CometConfig":

@@ -42,5 +42,7 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
                 f"{path.name}: {key} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}")
         if not tensor.is_floating_point() and expected[key].is_floating_point():
             raise CometError(f"{path.name}: {key} has dtype {tensor.dtype}, expected a float tensor")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CometRuntimeError(f"{path.name}: {key} holds NaN or infinite values")
     with torch.no_grad():
         module.load_state_dict(state, strict=True)

@@ -58,6 +58,8 @@ def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
         raise CometError(f"dataset {plugin}: images must be a [N, 3, H, W] array")
     if images.dtype != np.float32:
         raise CometError(f"dataset {plugin}: images must be float32, got {images.dtype}")
+    if len(images) and not np.isfinite(images).all():
+        raise CometError(f"dataset {plugin}: images contain NaN or infinite values")
     if len(images) and (images.min() < 0 or images.max() > 1):
         raise CometError(f"dataset {plugin}: image values must lie in [0, 1]")
     if scenes.masks is not None and scenes.masks.shape != (images.shape[0], *images.shape[2:]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +17,24 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
     """Read an image file → float32 [1, 3, size, size] in [0, 1] (antialiased resize)."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.Resampling.LANCZOS)
-            arr = np.asarray(im, dtype=np.float32) / 255.0   # [H, W, 3]
+        with warnings.catch_warnings():
+            # PIL only warns between MAX_IMAGE_PIXELS and twice that: refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _read(path, size)
     except FileNotFoundError:
         raise CometError(f"image not found: {path}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CometError(f"{path}: refused, too many pixels ({exc})") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise CometRuntimeError(f"cannot read image {path}: {exc}") from None
+
+
+def _read(path: Path, size: int | None) -> torch.Tensor:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if size is not None and im.size != (size, size):
+            im = im.resize((size, size), Image.Resampling.LANCZOS)
+        arr = np.asarray(im, dtype=np.float32) / 255.0   # [H, W, 3]
     return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
 
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.config import CometConfig, reject_unknown_keys
+from ..core.config import CometConfig, check_field_types, reject_unknown_keys
 from ..errors import CometError
 
 
@@ -41,6 +41,7 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self):
+        check_field_types(self, "train.")
         for name in ("train_size", "batch_size", "total_steps", "grad_steps", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
