@@ -79,6 +79,11 @@ def render_split(dataset: str, size: int, *, split: str = "test", n: int = 1000,
     return scenes
 
 
+def _infer(model, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Latents [b, K, D]: COMET infers deterministically; a baseline draws its noise from `generator`."""
+    return model.infer(x) if kind_of(model) == "comet" else model.infer(x, generator)
+
+
 def _batches(model, images: np.ndarray, batch_size: int, seed: int):
     """Yield (x, recon, latents) per batch; one generator makes x_0 (and slot noise) reproducible."""
     device = next(model.parameters()).device
@@ -86,7 +91,7 @@ def _batches(model, images: np.ndarray, batch_size: int, seed: int):
     for i in range(0, len(images), batch_size):
         x = torch.from_numpy(images[i:i + batch_size]).to(device)               # [b, 3, S, S]
         with torch.no_grad():
-            z = model.infer(x) if kind_of(model) == "comet" else model.infer(x, generator)   # [b, K, D]
+            z = _infer(model, x, generator)                                      # [b, K, D]
             recon = model.generate(z, generator=generator) if kind_of(model) == "comet" else model.generate(z)
         yield x, recon.detach().clamp(0, 1), z
 
@@ -203,7 +208,7 @@ def _latents(model, images: np.ndarray, batch_size: int, seed: int) -> np.ndarra
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
             x = torch.from_numpy(images[i:i + batch_size]).to(device)
-            out.append((model.infer(x) if kind_of(model) == "comet" else model.infer(x, generator)).cpu())
+            out.append(_infer(model, x, generator).cpu())
     return torch.cat(out).numpy()
 
 
