@@ -27,7 +27,7 @@ from .errors import CometError
 from .hub import manifest, push_hub
 from .hub.cards import load_source, read_card, render
 from .hub.names import check_name, check_version
-from .train.trainer import RECIPE
+from .train.recipe import RECIPE
 
 METRIC_SCENES = 64   # test scenes for the card's reconstruction metrics
 

@@ -265,8 +265,10 @@ def training_options(folder, dataset: str) -> dict:
     import json
     from pathlib import Path
 
+    from ..train.recipe import RECIPE
+
     train: dict = {}
-    recipe = Path(folder) / "recipe.json"
+    recipe = Path(folder) / RECIPE
     card = Path(folder) / "README.md"
     if recipe.is_file():
         try:

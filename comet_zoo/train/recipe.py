@@ -10,6 +10,8 @@ from pathlib import Path
 from ..core.config import CometConfig, check_field_types, reject_unknown_keys
 from ..errors import CometError
 
+RECIPE = "recipe.json"   # beside an exported model: the recipe that trained it
+
 
 @dataclass
 class TrainConfig:

@@ -32,10 +32,9 @@ from ..data import load_dataset
 from ..data.images import grid, save_png
 from ..errors import CometError
 from .distributed import all_reduce_mean, init_from_env
-from .recipe import Recipe
+from .recipe import RECIPE, Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
-RECIPE = "recipe.json"   # beside an exported model: the recipe that trained it
 # Settings a resumed run may change without changing the run itself.
 RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr",
                      "micro_batch")
