@@ -129,8 +129,7 @@ def _load(ref: str, device):
     from comet_zoo.core.model import COMET
     from comet_zoo.hub.cards import read_card
 
-    path = Path(ref)
-    snapshot = path if path.is_dir() else hub.resolve(ref)
+    snapshot = hub.resolve(ref)
     net = COMET.load(snapshot, device=device)
     names = [f"c{i}" for i in range(net.config.num_components)]
     if (snapshot / "README.md").is_file():

@@ -52,7 +52,9 @@ def evaluate(
     groups = parse_groups(metrics)
     if json_out is not None and json_out.suffix.lower() != ".json":
         raise CometError(f"--json must name a .json file, got {json_out.name}")
-    if card and not Path(model).is_dir():
+    from comet_zoo.hub.names import parse_ref
+
+    if card and parse_ref(model).path is None:
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))

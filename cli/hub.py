@@ -35,20 +35,27 @@ def _concepts(names: list[str]) -> str:
     return ", ".join(p if a is None else f"{p}{a}" if a == b else f"{p}{a}…{p}{b}" for p, a, b in out) or "-"
 
 
-def pull(model: str = typer.Argument(..., help="NAME or NAME@vN, e.g. clevr or clevr@v1.")) -> None:
+REF_HELP = "NAME[@vN], bundled:NAME, hf-hub:ORG/NAME[@vN] or file:///DIR/NAME[@vN]"
+
+
+def pull(model: str = typer.Argument(..., help=f"{REF_HELP}; e.g. clevr or clevr@v1.")) -> None:
     """Download a model into the local cache and verify every file (sha256)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     from comet_zoo import hub
-    from comet_zoo.hub.names import parse_spec
+    from comet_zoo.errors import CometError
+    from comet_zoo.hub.names import parse_ref
 
-    spec = parse_spec(model)
-    columns = (TextColumn(f"pull {spec}", style="bold", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    ref = parse_ref(model)
+    if ref.path is not None:
+        raise CometError(f"{model} is a local folder; pull takes a hub model ({REF_HELP})")
+    ref, _ = hub.locate(ref)
+    columns = (TextColumn(f"pull {ref}", style="bold", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("pull", total=None)
-        path = hub.resolve(spec, on_start=lambda total: progress.update(task, total=total),
+        path = hub.resolve(ref, on_start=lambda total: progress.update(task, total=total),
                            on_bytes=lambda n: progress.advance(task, n))
-    console.print(f"{spec.name}@{path.name} → {path}", highlight=False)
+    console.print(f"{ref} → {path}", highlight=False)
 
 
 def list_models(versions: bool = typer.Option(False, "--versions", help="One row per version.")) -> None:
@@ -61,7 +68,7 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     entries = hub.catalog()
     table = Table(title="comet-zoo models", caption=f"hubs: {', '.join(hub.hub_urls())}")
     # Names and data sets are handles to type: never truncated.
-    table.add_column("name", no_wrap=True, min_width=max([len(e.name) for e in entries] + [4]))
+    table.add_column("name", no_wrap=True, min_width=max([len(e.ref) for e in entries] + [4]))
     table.add_column("version" if versions else "versions", no_wrap=not versions, min_width=7)
     table.add_column("concepts", min_width=9)
     if not versions:  # a version row is about where it comes from: the hub takes the data set's place
@@ -75,11 +82,12 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
         if versions:
             for v in reversed(sort_versions(e.versions)):
                 size = _size(e.size) if v == e.newest else "-"
-                table.add_row(e.name, v, concepts if v == e.newest else "", size,
-                              "yes" if v in e.pulled else "no", plain(e.versions[v]))
+                where = e.hub if e.versions[v] else f"{e.hub} (cache only)"
+                table.add_row(plain(e.ref), v, concepts if v == e.newest else "", size,
+                              "yes" if v in e.pulled else "no", plain(where))
         else:
             all_v = sort_versions(e.versions)
-            table.add_row(e.name, ", ".join(all_v), concepts, plain(e.dataset or "-"), _size(e.size),
+            table.add_row(plain(e.ref), ", ".join(all_v), concepts, plain(e.dataset or "-"), _size(e.size),
                           ", ".join(e.pulled) if e.pulled else "no")
     if not entries:
         console.print("no models: check COMET_HUB or the hubs in the config file")
@@ -87,7 +95,7 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     console.print(table)
 
 
-def card(model: str = typer.Argument(..., help="NAME or NAME@vN.")) -> None:
+def card(model: str = typer.Argument(..., help=f"{REF_HELP}, or a model folder.")) -> None:
     """Show a model's concept card (pulled into the cache when needed)."""
     import re
 
@@ -129,9 +137,17 @@ def push(
     with console.status(f"building {name}@{version} (exemplars, metrics, card)"):
         where = publish.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16, eval_report=report)
     console.print(f"pushed {name}@{version} → {where}", highlight=False)
+    from comet_zoo import hub
+    from comet_zoo.hub.names import qualified
+
+    target = hub.push_hub(hub_url).url
+    others = [b.url for b in hub.hubs() if b.url != target and name in b.names()]
+    if others:  # a bare name never merges hubs: say so now rather than at the next compose
+        console.print(f"note: {', '.join(others)} also publishes {name}; the bare name {name} is ambiguous "
+                      f"while both are configured: use {qualified(target, name)}", highlight=False)
 
 
-def rm(model: str = typer.Argument(..., help="NAME (every cached version) or NAME@vN.")) -> None:
+def rm(model: str = typer.Argument(..., help="NAME (every hub's cached copies) or NAME@vN; a qualified name for one hub's.")) -> None:
     """Remove a model from the local cache (hubs are not touched)."""
     from comet_zoo import hub
 

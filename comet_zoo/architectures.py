@@ -76,12 +76,7 @@ def load_model(directory: str | Path, device="cpu"):
 
 
 def resolve_model(ref: str, device="cpu"):
-    """(model, folder): a local model folder, else a zoo name[@version] through the hub."""
-    path = Path(ref)
-    if path.is_dir():
-        return load_model(path, device), path
-    if path.suffix or "/" in ref:
-        raise CometError(f"model folder not found: {ref}")
+    """(model, folder) of any model reference: a local folder (./runs/x/model) or a hub name."""
     from . import hub
 
     folder = hub.resolve(ref)

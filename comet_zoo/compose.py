@@ -77,7 +77,7 @@ class Composer:
         `device` "auto" (as on the command line) is CUDA when present, else the CPU."""
         from . import hub
         from .core.device import resolve_device
-        from .hub.cards import read_card
+        from .hub.cards import read_card_or_default
 
         device = resolve_device(device) if isinstance(device, str) else device
 
@@ -91,9 +91,9 @@ class Composer:
             try:
                 ref = spec.model_ref
                 if ref not in models:
-                    snapshots[ref] = hub.resolve(ref)
+                    snapshots[ref] = hub.resolve(spec.ref)
                     models[ref] = COMET.load(snapshots[ref], device=device)
-                    cards[ref] = read_card(snapshots[ref])
+                    cards[ref] = read_card_or_default(snapshots[ref], models[ref].config.pos_embed)
                 model, card = models[ref], cards[ref]
                 index, exemplar = _component(spec, model, card)
                 image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
@@ -178,7 +178,7 @@ def _source_image(spec: ComponentSpec, card, snapshot: Path, exemplar: str | Non
 
     if spec.source is None:
         if exemplar is None and not card.exemplars:
-            raise CometError(f"{spec.model_ref} has no exemplars; give a source image: {spec.model}:{spec.component}@IMAGE")
+            raise CometError(f"{spec.model_ref} has no exemplars; give a source image: {spec.model_ref}:{spec.component}@IMAGE")
         return load_image(snapshot / (exemplar or card.exemplars[0]), size)
     if _is_index(spec.source):
         i = int(spec.source)

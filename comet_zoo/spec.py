@@ -1,9 +1,12 @@
-"""Component specs on the command line: MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT].
+"""Component specs on the command line: MODEL:COMPONENT[@SOURCE][*WEIGHT].
 
     clevr:obj2                 component obj2 of the newest clevr, latent from the card's first exemplar
     clevr@v1:obj0@scene.png    latent inferred from an image file
     clevr:obj1@3               latent from the card's exemplar 3
     clevr-lighting:light0*0.5  half weight; a negative weight subtracts the concept
+    bundled:clevr:obj0         MODEL is any model reference (comet_zoo.hub.names):
+    hf-hub:org/clevr@v5:obj0   a qualified hub name or a local model folder
+    ./runs/x/model:c1
 """
 
 from __future__ import annotations
@@ -13,22 +16,21 @@ import re
 from dataclasses import dataclass
 
 from .errors import CometError
-from .hub.names import NAME, VERSION
+from .hub.names import SCHEMES, Ref, parse_ref
 
 COMPONENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
 
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    model: str
-    version: str | None
+    ref: Ref                # the model
     component: str          # a concept name from the card, or a component index
     source: str | None      # image path or exemplar index; None = first exemplar
     weight: float = 1.0
 
     @property
     def model_ref(self) -> str:
-        return f"{self.model}@{self.version}" if self.version else self.model
+        return str(self.ref)
 
 
 def parse_spec(text: str) -> ComponentSpec:
@@ -36,14 +38,17 @@ def parse_spec(text: str) -> ComponentSpec:
     def bad(why: str) -> CometError:
         return CometError(f"bad component spec {text!r}: {why}; expected MODEL[@VERSION]:COMPONENT[@SOURCE][*WEIGHT]")
 
-    if not isinstance(text, str) or ":" not in text:
+    if not isinstance(text, str):
+        raise bad("not text")
+    # A qualified model starts with its own scheme's colon: the separator is the next one.
+    scheme = next((s for s in SCHEMES if text.startswith(s)), "")
+    model_tail, colon, rest = text[len(scheme):].partition(":")
+    if not colon:
         raise bad("missing ':' between model and component")
-    model_part, rest = text.split(":", 1)
-    model, _, version = model_part.partition("@")
-    if not NAME.fullmatch(model):
-        raise bad(f"model name {model!r} must match [a-z0-9][a-z0-9-]*")
-    if "@" in model_part and not VERSION.fullmatch(version):
-        raise bad(f"version {version!r} must look like v1, v2, …")
+    try:
+        ref = parse_ref(scheme + model_tail)
+    except CometError as exc:
+        raise bad(str(exc)) from None
     weight = 1.0
     head, star, tail = rest.rpartition("*")
     if star:
@@ -59,4 +64,4 @@ def parse_spec(text: str) -> ComponentSpec:
         raise bad(f"component {component!r} must be a concept name or an index")
     if at and not source:
         raise bad("empty source after '@'")
-    return ComponentSpec(model, version or None, component, source or None, weight)
+    return ComponentSpec(ref, component, source or None, weight)

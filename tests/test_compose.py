@@ -195,7 +195,9 @@ def test_python_and_cli_draw_the_same_picture_for_one_seed(zoo):
 def test_decompose_and_recombine_cli(zoo):
     from PIL import Image
 
-    image = str(zoo / "home" / "models" / "tiny" / "v1" / "exemplars" / "0.png")
+    from comet_zoo import hub
+
+    image = str(hub.resolve("tiny") / "exemplars" / "0.png")
     code, err = run_cli("decompose", "tiny", image, "-o", str(zoo / "d.png"), "--device", "cpu")
     assert code == 0, err
     with Image.open(zoo / "d.png") as im:
@@ -246,7 +248,9 @@ def test_out_of_range_numbers_are_refused_not_defaulted(zoo, option, value, mess
 
 
 SPEC_PARTS = st.tuples(
-    st.sampled_from(["tiny", "other", "nope", "Tiny", "", "../x", "tiny@v1", "tiny@v2", "tiny@1", "a b"]),
+    st.sampled_from(["tiny", "other", "nope", "Tiny", "", "../x", "tiny@v1", "tiny@v2", "tiny@1", "a b",
+                     "bundled:tiny", "hf-hub:org/tiny@v1", "hf-hub:tiny", "file:///tmp/hub/tiny@v2", "file://x/tiny",
+                     "./model", "~/m"]),
     st.sampled_from([":", "", "::"]),
     st.sampled_from(["obj0", "obj1", "obj9", "0", "1", "7", "", "-", "light0"]),
     st.sampled_from(["", "@0", "@3", "@99", "@", "@missing.png", "@/dev/null", "@-1"]),
@@ -262,7 +266,8 @@ def test_the_parser_never_raises_anything_but_comet_error(text):
     except CometError as exc:
         assert "\n" not in str(exc)
     else:
-        assert spec.model and spec.component
+        assert spec.model_ref and spec.component
+        assert parse_spec(f"{spec.model_ref}:{spec.component}").ref == spec.ref  # the model text round-trips
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))

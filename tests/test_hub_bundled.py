@@ -55,7 +55,7 @@ def test_offline_pull_into_a_fresh_home(tmp_path):
     del env["COMET_HUB"]  # the built-in default order: bundled, then COMET_HOME/hub
     result = comet("pull", "clevr-toy", env=env)
     assert result.returncode == 0, result.stderr
-    snapshot = tmp_path / "home" / "models" / "clevr-toy" / NEWEST["clevr-toy"]  # NAME alone: the newest
+    snapshot = tmp_path / "home" / "models" / "bundled" / "clevr-toy" / NEWEST["clevr-toy"]  # NAME alone: the newest
     manifest.verify(snapshot)
     listed = comet("list", env=env)
     assert all(name in listed.stdout for name in ZOO) and NEWEST["clevr"] in listed.stdout
@@ -92,4 +92,4 @@ def test_regular_install_carries_the_zoo(tmp_path):
     assert out.returncode == 0, out.stderr
     module, snapshot, model = out.stdout.split()
     assert module.startswith(str(target)) and model == "COMET"
-    assert Path(snapshot) == tmp_path / "home" / "models" / "clevr-toy" / NEWEST["clevr-toy"]
+    assert Path(snapshot) == tmp_path / "home" / "models" / "bundled" / "clevr-toy" / NEWEST["clevr-toy"]

@@ -32,6 +32,11 @@ def home(tmp_path, monkeypatch, zoo):
     return tmp_path / "home"
 
 
+def toy_cache(home: Path, zoo: Path) -> Path:
+    """Where the cache keeps the zoo hub's toy versions: COMET_HOME/models/<hub id>/toy."""
+    return home / "models" / open_hub(f"file://{zoo}").id / "toy"
+
+
 def test_artifact_is_a_plain_model_repo(zoo):
     v1 = zoo / "toy" / "v1"
     names = {p.relative_to(v1).as_posix() for p in v1.rglob("*") if p.is_file()}
@@ -47,11 +52,11 @@ def test_artifact_is_a_plain_model_repo(zoo):
     assert data["training"]["train"]["dataset"] == "shapes" and "mse" in data["metrics"]
 
 
-def test_newest_and_pinned_versions(home):
+def test_newest_and_pinned_versions(home, zoo):
     assert hub.resolve("toy").name == "v2"
     v1 = hub.resolve("toy@v1")
-    assert v1 == home / "models" / "toy" / "v1"
-    assert (v1 / "model.safetensors").read_bytes() != (home / "models/toy/v2/model.safetensors").read_bytes()
+    assert v1 == toy_cache(home, zoo) / "v1"
+    assert (v1 / "model.safetensors").read_bytes() != (toy_cache(home, zoo) / "v2/model.safetensors").read_bytes()
     model = hub.load_model("toy@v1")
     assert type(model).__name__ == "COMET" and model.config.num_components == 4
     info = hub.card("toy")
@@ -73,14 +78,16 @@ def test_cli_pull_list_card_rm(home, zoo):
     card = comet("card", "toy", env=env)
     assert card.returncode == 0 and "Concepts" in card.stdout and "obj3" in card.stdout
     assert comet("rm", "toy@v1", env=env).returncode == 0
-    assert not (home / "models" / "toy" / "v1").exists() and (home / "models" / "toy" / "v2").is_dir()
+    assert not (toy_cache(home, zoo) / "v1").exists() and (toy_cache(home, zoo) / "v2").is_dir()
     gone = comet("rm", "toy@v1", env=env)
     assert gone.returncode == 2 and "not in the cache" in gone.stderr
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("../x", "invalid model name"), ("/etc/passwd", "invalid model name"), ("Toy", "invalid model name"),
-    ("toy@1", "invalid version"), ("toy@v1/../../x", "invalid version"), ("toi", "did you mean toy"),
+    ("../x", "is a local folder"), ("/etc/passwd", "is a local folder"), ("Toy", "expected NAME[@vN]"),
+    ("toy@1", "invalid version"), ("toy@v1/../../x", "is a local folder"), ("toi", "did you mean toy"),
+    ("file://relative/toy", "an absolute DIR"), ("hf-hub:toy", "expected hf-hub:ORG/NAME"),
+    ("bundled:toy@v01", "invalid version"), (f"file:///nowhere/toy", "toy is not in file:///nowhere"),
     ("toy@v9", "no version v9; known: v1, v2"),
 ])
 def test_bad_names_are_one_line_errors(home, zoo, bad, message):
@@ -123,7 +130,7 @@ def test_corrupt_weights_are_refused_and_nothing_is_cached(home, zoo, tmp_path, 
     with pytest.raises(CometError, match="model.safetensors does not match its sha256"):
         hub.resolve("toy@v1")
     leftovers = [p for p in (home / "models").rglob("*")] if (home / "models").exists() else []
-    assert all(p.is_dir() for p in leftovers) and not (home / "models" / "toy" / "v1").exists()
+    assert all(p.is_dir() or p.name == "hub.json" for p in leftovers) and not (toy_cache(home, bad) / "v1").exists()
 
 
 def test_pickle_only_repo_is_refused(home, tmp_path, monkeypatch):
@@ -185,9 +192,9 @@ def test_concurrent_pulls_end_with_one_good_copy(tmp_path, zoo):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
-    assert {o.strip() for o, _ in outs} == {f"toy@v2 → {home / 'models' / 'toy' / 'v2'}"}
-    assert sorted(p.name for p in (home / "models" / "toy").iterdir()) == ["v2"]  # no temporary leftovers
-    manifest.verify(home / "models" / "toy" / "v2")
+    assert {o.strip() for o, _ in outs} == {f"file://{zoo}/toy@v2 → {toy_cache(home, zoo) / 'v2'}"}
+    assert sorted(p.name for p in toy_cache(home, zoo).iterdir()) == ["v2"]  # no temporary leftovers
+    manifest.verify(toy_cache(home, zoo) / "v2")
 
 
 def test_hub_order_from_env_then_config_file(tmp_path, monkeypatch, zoo):
@@ -200,7 +207,8 @@ def test_hub_order_from_env_then_config_file(tmp_path, monkeypatch, zoo):
     assert hub.hub_urls() == [f"file://{zoo}", "hf://some-org"]
     assert hub.push_hub().url == f"file://{tmp_path / 'pub'}"
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert [b.url for b in hub.hubs()] == [f"file://{zoo}"]  # hf:// skipped offline
+    assert [b.url for b in hub.hubs()] == [f"file://{zoo}", "hf://some-org"]
+    assert hub.hubs()[1].versions("toy") == []  # offline: no server is asked, only the cache answers
     monkeypatch.setenv("COMET_HUB", "bundled")
     assert hub.hub_urls() == ["bundled"]
     config.write_text("hubs = 3\n")
@@ -224,7 +232,7 @@ def test_pickle_disguised_as_safetensors_is_refused(home, zoo, tmp_path, monkeyp
     monkeypatch.setenv("COMET_HUB", f"file://{_damaged_hub(zoo, tmp_path, disguise)}")
     with pytest.raises(CometError, match="model.safetensors is not a valid safetensors file"):
         hub.resolve("toy@v1")
-    assert not (home / "models" / "toy" / "v1").exists()
+    assert not any((home / "models").rglob("v1"))
 
 
 def test_manifest_listing_a_pickle_is_refused(home, zoo, tmp_path, monkeypatch):
@@ -271,3 +279,64 @@ def test_push_puts_eval_metrics_figures_and_weight_facts_on_the_card(tmp_path):
     bad = comet("push", str(model), "--as", "toy", "--version", "v2", "--eval", str(tmp_path / "missing.json"),
                 "--hub", f"file://{tmp_path / 'hub'}", env=env)
     assert bad.returncode == 2 and "cannot read eval report" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_hub_cannot_take_over_a_bundled_name(tmp_path):
+    """A hostile hub publishes clevr@v5: the bare name stops resolving (an error naming both
+    hubs) instead of switching, the bundled model stays one qualified name away, and once the
+    hub is removed its cached copy answers for nothing but its own qualified name."""
+    hostile = tmp_path / "hostile"
+    home = tmp_path / "home"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COMET_HOME", str(home))
+    mp.setenv("COMET_CONFIG", str(tmp_path / "no-config.toml"))
+    try:
+        publish.push(make_model(tmp_path / "toy-model", seed=9), "clevr", "v5", hub=f"file://{hostile}",
+                     card_source=make_card_source(tmp_path / "src", "clevr"))
+        mp.setenv("COMET_HUB", "bundled")
+        genuine = hub.resolve("clevr")
+        mp.setenv("COMET_HUB", f"bundled,file://{hostile}")
+        with pytest.raises(CometError, match=f"clevr is published by 2 hubs \\(bundled:clevr, file://{hostile}/clevr\\)"):
+            hub.resolve("clevr")
+        assert hub.resolve("bundled:clevr") == genuine
+        taken = hub.resolve(f"file://{hostile}/clevr")                   # the hostile copy, by its own name
+        assert taken.name == "v5" and taken.parent.parent.name != "bundled"
+        refs = {e.ref: e.hub for e in hub.catalog() if e.name == "clevr"}
+        assert refs == {"bundled:clevr": "bundled", f"file://{hostile}/clevr": f"file://{hostile}"}
+        mp.setenv("COMET_HUB", "bundled")                               # the hub is removed again
+        assert hub.resolve("clevr") == genuine                          # the cached v5 does not count
+        assert hub.load_model("clevr").config.image_size != 16
+        listed = {e.ref: e.newest for e in hub.catalog() if e.name == "clevr"}
+        assert listed["clevr"] == genuine.name and listed[f"file://{hostile}/clevr"] == "v5"
+        env = hub_env(home, f"bundled,file://{hostile}")
+        out = comet("compose", "clevr:obj0", "-o", str(tmp_path / "x.png"), env=env)
+        assert out.returncode == 2 and "published by 2 hubs" in out.stderr and not (tmp_path / "x.png").exists()
+        assert len(out.stderr.strip().splitlines()) == 1
+    finally:
+        mp.undo()
+
+
+def test_a_local_model_folder_is_a_reference(tmp_path, zoo):
+    """`./runs/x/model:obj0` composes a model straight from `comet train` (no card: default
+    concepts, a source image), and `comet card` / `comet eval` take the folder too."""
+    import os
+
+    import torch
+
+    from comet_zoo.data.images import grid, save_png
+
+    run = tmp_path / "runs" / "x"
+    make_model(run / "model", seed=4)
+    save_png(grid(torch.rand(1, 3, 16, 16), nrow=1, pad=0), tmp_path / "scene.png")
+    env = hub_env(tmp_path / "home", f"file://{zoo}")
+    result = subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", "compose", "./runs/x/model:obj1@scene.png",
+                             "toy:obj0", "-o", "out.png", "--steps", "2", "--device", "cpu"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.png").is_file()
+    no_source = subprocess.run([sys.executable, "-m", "comet_zoo.cli.main", "compose", "./runs/x/model:obj1",
+                                "-o", "o2.png"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert no_source.returncode == 2 and "give a source image" in no_source.stderr
+    missing = comet("compose", f"{tmp_path}/nothere:obj0", "-o", str(tmp_path / "o3.png"), env=env)
+    assert missing.returncode == 2 and "model folder not found" in missing.stderr
+    assert os.path.basename(str(hub.resolve(str(run / "model")))) == "model"

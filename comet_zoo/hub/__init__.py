@@ -1,23 +1,26 @@
-"""The hub's read path: `name@version` → a verified local snapshot; the cache and the hub order.
+"""The hub's read path: a model reference → a verified local snapshot; the cache and the hubs.
 
-    resolve("clevr@v1")  → Path of COMET_HOME/models/clevr/v1, every file checked
-    load_model("clevr")  → COMET of the newest version
-    card("clevr")        → the parsed concept card
+    resolve("clevr@v1")             → COMET_HOME/models/bundled/clevr/v1, every file checked
+    resolve("hf-hub:org/clevr")     → the newest tag of org/clevr, cached under that hub's id
+    load_model("./runs/x/model")    → a local model folder, loaded as it is
+    card("clevr")                   → the parsed concept card
 
-Publishing (`comet_zoo.publish.push`) sits above this package: reading a model never
-imports the artifact builder or the evaluation it runs.
+The reference grammar is in `names`. Publishing (`comet_zoo.publish.push`) sits above
+this package: reading a model never imports the artifact builder or the evaluation.
 
-Hubs are tried in the configured order (COMET_HUB, else the config file's
-`hubs`, else bundled then COMET_HOME/hub): `NAME` alone means the newest version
-any hub (or the cache) knows; `NAME@vN` comes from the first hub that has it.
+The configured hubs (COMET_HUB, else the config file's `hubs`, else bundled then
+COMET_HOME/hub) share one namespace of bare names, and a bare name must be published by
+exactly one of them: when two publish it, the bare name is an error that lists the
+qualified names. Versions never merge across hubs, and the cache is keyed by hub, so a
+hub added later cannot take over a name, not even through copies left in the cache.
 A pull downloads into a temporary folder beside its final place, verifies every
 file against SHA256SUMS, and renames it into place under a file lock, so
-concurrent pulls end with one good copy and a failed pull leaves nothing.
-"""
+concurrent pulls end with one good copy and a failed pull leaves nothing."""
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 import sys
@@ -26,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .._io import atomic_path
 from ..errors import CometError, CometRuntimeError
 from . import manifest
-from .backends import DirHub, HfHub, hf_offline, open_hub
-from .names import NAME, Spec, check_name, check_version, parse_spec, sort_versions
+from .backends import DirHub, open_hub
+from .names import NAME, Ref, check_name, check_version, parse_ref, qualified, sort_versions
 
 CONFIG_FILE = "config.toml"
 
@@ -84,12 +88,10 @@ def hub_urls() -> list[str]:
     return urls
 
 
-def hubs(include_offline: bool = False) -> list:
-    """Backends in order; hf:// hubs are skipped while HF_HUB_OFFLINE is set."""
-    backends = [open_hub(url) for url in hub_urls()]
-    if hf_offline() and not include_offline:
-        backends = [b for b in backends if not isinstance(b, HfHub)]
-    return backends
+def hubs() -> list:
+    """Backends in order. While HF_HUB_OFFLINE is set an hf:// hub asks no server: only its
+    cached copies answer."""
+    return [open_hub(url) for url in hub_urls()]
 
 
 def push_hub(url: str | None = None):
@@ -99,39 +101,63 @@ def push_hub(url: str | None = None):
     configured = _config().get("push")
     if isinstance(configured, str):
         return open_hub(configured)
-    for backend in hubs(include_offline=True):
+    for backend in hubs():
         if isinstance(backend, DirHub) and backend.writable:
             return backend
     return open_hub(default_local_hub())
 
 
 # -- the cache ----------------------------------------------------------------------
+# COMET_HOME/models/<hub id>/NAME/vN: keyed by hub, so that a copy pulled from one hub
+# never answers for another hub's name. <hub id>/hub.json records the hub's URL.
+HUB_RECORD = "hub.json"
+
+
 def models_dir() -> Path:
     return home() / "models"
 
 
-def cached_path(name: str, version: str) -> Path:
-    return models_dir() / check_name(name) / check_version(version)  # validated: stays inside the cache
+def cached_path(hub_id: str, name: str, version: str) -> Path:
+    return models_dir() / hub_id / check_name(name) / check_version(version)  # validated: stays inside the cache
 
 
-def cached_versions(name: str) -> list[str]:
-    folder = models_dir() / check_name(name)
+def cached_versions(hub_id: str, name: str) -> list[str]:
+    folder = models_dir() / hub_id / check_name(name)
     if not folder.is_dir():
         return []
     return sort_versions(p.name for p in folder.iterdir() if (p / manifest.MANIFEST).is_file())
 
 
-def cached_names() -> list[str]:
-    root = models_dir()
-    if not root.is_dir():
+def cached_hubs() -> dict[str, str]:
+    """Hub id → hub URL of every hub that has copies in the cache."""
+    root, found = models_dir(), {}
+    if root.is_dir():
+        for folder in sorted(root.iterdir()):
+            try:
+                found[folder.name] = json.loads((folder / HUB_RECORD).read_text(encoding="utf-8"))["url"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not a hub folder (or one from before hub ids): ignored
+    return found
+
+
+def cached_names(hub_id: str) -> list[str]:
+    folder = models_dir() / hub_id
+    if not folder.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if NAME.fullmatch(p.name) and cached_versions(p.name))
+    return sorted(p.name for p in folder.iterdir() if NAME.fullmatch(p.name) and cached_versions(hub_id, p.name))
 
 
-def _lock(name: str, version: str):
+def _record_hub(backend) -> None:
+    record = models_dir() / backend.id / HUB_RECORD
+    if not record.is_file():
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps({"url": backend.url, "endpoint": getattr(backend, "endpoint", None)}))
+
+
+def _lock(hub_id: str, name: str, version: str):
     from filelock import FileLock
 
-    locks = home() / "locks"
+    locks = home() / "locks" / hub_id
     try:
         locks.mkdir(parents=True, exist_ok=True)
         if not os.access(locks, os.W_OK):
@@ -153,71 +179,109 @@ def _check_weights(snapshot: Path, label: str) -> None:
         raise CometRuntimeError(f"{label}: model.safetensors is not a valid safetensors file ({exc})") from None
 
 
-# -- resolving names ------------------------------------------------------------
+# -- resolving references ---------------------------------------------------------
+def _as_ref(ref: Ref | str) -> Ref:
+    return parse_ref(ref) if isinstance(ref, str) else ref
+
+
 def _unknown(name: str, backends: list) -> CometError:
-    known = sorted(({n for b in backends for n in b.names()} | set(cached_names())) - {name})
+    known = sorted(({n for b in backends for n in b.names()} | {n for b in backends for n in cached_names(b.id)}) - {name})
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else (f"; known: {', '.join(known)}" if known else "")
     return CometError(f"unknown model {name!r}{hint}")
 
 
-def locate(spec: Spec | str, backends: list | None = None) -> tuple[str, object | None]:
-    """The concrete version of a spec and the first hub that has it (None: only in the cache)."""
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
-    backends = hubs() if backends is None else backends
-    offers, failures = [], []
+def _offers(name: str, backends: list) -> tuple[list, list]:
+    """(backend, versions it offers, versions of it in the cache) for every hub that publishes `name`
+    (or whose copies are cached), and the errors of the hubs that could not be asked."""
+    found, failures = [], []
     for backend in backends:
         try:
-            offers.append((backend, backend.versions(spec.name)))
-        except CometError as exc:  # an unreachable hub: the others and the cache may still answer
+            offered = backend.versions(name)
+        except CometError as exc:  # an unreachable hub: its cached copies may still answer
+            offered = []
             failures.append(exc)
-    known = sort_versions([v for _, vs in offers for v in vs] + cached_versions(spec.name))
-    if not known:
-        raise failures[0] if failures else _unknown(spec.name, backends)
-    version = spec.version or known[-1]
-    if version not in known:
-        raise CometError(f"{spec.name} has no version {version}; known: {', '.join(known)}")
-    source = next((b for b, vs in offers if version in vs), None)
-    return version, source
+        cached = cached_versions(backend.id, name)
+        if offered or cached:
+            found.append((backend, offered, cached))
+    return found, failures
 
 
-def resolve(spec: Spec | str, on_start: Callable[[int | None], None] | None = None,
-            on_bytes: Callable[[int], None] | None = None) -> Path:
-    """A verified local snapshot of `spec`, pulled into the cache when needed."""
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
-    if spec.version and spec.version in cached_versions(spec.name):
-        version, source = spec.version, None  # cached: no hub is asked (works offline)
+def locate(ref: Ref | str, backends: list | None = None) -> tuple[Ref, object | None]:
+    """The reference made concrete (hub and version) and the hub to pull it from (None: only in
+    the cache). A bare name must be published by exactly one configured hub: two hubs never
+    merge, so a hub added later cannot take over a name (the error lists the qualified names)."""
+    ref = _as_ref(ref)
+    if ref.path is not None:
+        raise CometError(f"{ref} is a local folder, not a hub model")
+    if ref.hub is not None:
+        backend = open_hub(ref.hub)
+        found, failures = _offers(ref.name, [backend])
+        if not found:
+            raise failures[0] if failures else CometError(f"{ref.name} is not in {backend.url}")
     else:
-        version, source = locate(spec)
-    label = f"{spec.name}@{version}"
-    final = cached_path(spec.name, version)
+        backends = hubs() if backends is None else backends
+        found, failures = _offers(ref.name, backends)
+        if not found:
+            raise failures[0] if failures else _unknown(ref.name, backends)
+        if len(found) > 1:
+            names = ", ".join(qualified(b.url, ref.name) for b, _, _ in found)
+            raise CometError(f"{ref.name} is published by {len(found)} hubs ({names}); name the one you mean")
+    backend, offered, cached = found[0]
+    known = sort_versions(offered + cached)
+    version = ref.version or known[-1]
+    if version not in known:
+        raise CometError(f"{qualified(backend.url, ref.name)} has no version {version}; known: {', '.join(known)}")
+    return Ref(ref.name, version, backend.url), (backend if version in offered else None)
+
+
+def _local_folder(path: Path) -> Path:
+    if not path.is_dir():
+        raise CometError(f"model folder not found: {path}")
+    return path
+
+
+def resolve(ref: Ref | str, on_start: Callable[[int | None], None] | None = None,
+            on_bytes: Callable[[int], None] | None = None) -> Path:
+    """A verified local snapshot of `ref` (pulled into the cache when needed); a local
+    model folder is returned as it is."""
+    ref = _as_ref(ref)
+    if ref.path is not None:
+        return _local_folder(ref.path)
+    if ref.hub is not None and ref.version and ref.version in cached_versions(open_hub(ref.hub).id, ref.name):
+        ref, source = ref, None  # pinned and cached: no hub is asked (works offline)
+    else:
+        ref, source = locate(ref)
+    hub_id, label = open_hub(ref.hub).id, str(ref)
+    final = cached_path(hub_id, ref.name, ref.version)
     if final.is_dir():  # a verified snapshot is read without the lock: a read-only cache works
         try:
             manifest.verify(final, label)
             return final
         except CometError:
             pass        # damaged (or being replaced): sort it out under the lock
-    with _lock(spec.name, version):
+    with _lock(hub_id, ref.name, ref.version):
         if final.is_dir():
             try:
                 manifest.verify(final, label)
                 return final
             except CometError:
                 if source is None:
-                    version, source = locate(Spec(spec.name, version))
+                    ref, source = locate(ref)
                 if source is None:
                     raise
                 shutil.rmtree(final)  # a damaged copy is replaced by a fresh pull
         if source is None:
-            raise CometError(f"{label} is not cached and no configured hub has it")
+            raise CometError(f"{label} is not cached and its hub does not have it")
         final.parent.mkdir(parents=True, exist_ok=True)
-        for stale in final.parent.glob(f".{version}-*"):  # left by a killed pull; we hold the lock
+        _record_hub(source)
+        for stale in final.parent.glob(f".{ref.version}-*"):  # left by a killed pull; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{ref.version}-", dir=final.parent))
         try:
             if on_start:
-                on_start(source.total_size(spec.name, version))
-            source.fetch(spec.name, version, tmp, on_bytes)
+                on_start(source.total_size(ref.name, ref.version))
+            source.fetch(ref.name, ref.version, tmp, on_bytes)
             manifest.verify(tmp, f"{label} from {source.url}")
             _check_weights(tmp, label)
             os.rename(tmp, final)
@@ -226,40 +290,53 @@ def resolve(spec: Spec | str, on_start: Callable[[int | None], None] | None = No
     return final
 
 
-def load_model(spec: Spec | str, device: str = "cpu"):
-    """The COMET model of `spec` (e.g. "clevr", "clevr@v1"), loaded strictly from safetensors."""
+def load_model(ref: Ref | str, device: str = "cpu"):
+    """The COMET model of `ref` (e.g. "clevr", "clevr@v1", "hf-hub:org/clevr", "./runs/x/model"),
+    loaded strictly from safetensors."""
     from ..core.model import COMET
 
-    return COMET.load(resolve(spec), device=device)
+    return COMET.load(resolve(ref), device=device)
 
 
-def card(spec: Spec | str):
-    """The concept card of `spec` (pulled when needed)."""
+def card(ref: Ref | str):
+    """The concept card of `ref` (pulled when needed)."""
     from .cards import read_card
 
-    return read_card(resolve(spec))
+    return read_card(resolve(ref))
 
 
-def remove(spec: Spec | str) -> list[str]:
-    """Delete cached versions (one, or all of a name); hubs are never touched."""
-    spec = parse_spec(spec) if isinstance(spec, str) else spec
-    versions = [spec.version] if spec.version else cached_versions(spec.name)
-    if not versions or spec.version not in (None, *cached_versions(spec.name)):
-        raise CometError(f"{spec} is not in the cache ({models_dir()})")
-    for version in versions:
-        with _lock(spec.name, version):
-            shutil.rmtree(cached_path(spec.name, version), ignore_errors=True)
-    parent = models_dir() / spec.name
-    if parent.is_dir() and not any(parent.iterdir()):
-        parent.rmdir()
-    return [f"{spec.name}@{v}" for v in versions]
+def remove(ref: Ref | str) -> list[str]:
+    """Delete cached copies: a bare name from every hub's cache, a qualified one from its hub's
+    (one version, or all); hubs are never touched."""
+    ref = _as_ref(ref)
+    if ref.path is not None:
+        raise CometError(f"{ref} is a local folder, not a cached model; delete it yourself")
+    known = cached_hubs()
+    ids = [open_hub(ref.hub).id] if ref.hub else list(known)
+    targets = [(i, v) for i in ids for v in cached_versions(i, ref.name) if ref.version in (None, v)]
+    if not targets:
+        raise CometError(f"{ref} is not in the cache ({models_dir()})")
+    removed = []
+    for hub_id, version in targets:
+        with _lock(hub_id, ref.name, version):
+            shutil.rmtree(cached_path(hub_id, ref.name, version), ignore_errors=True)
+        for stale in (models_dir() / hub_id / ref.name).glob(f".{version}-*"):  # a killed pull's leftovers
+            shutil.rmtree(stale, ignore_errors=True)
+        removed.append(qualified(known.get(hub_id, ref.hub or hub_id), f"{ref.name}@{version}"))
+        parent = models_dir() / hub_id / ref.name
+        if parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+    return removed
 
 
 # -- listing ------------------------------------------------------------------------
 @dataclass
 class Entry:
     name: str
-    versions: dict[str, str] = field(default_factory=dict)   # version → hub URL ("cache" if only cached)
+    hub: str                                                 # the hub's URL
+    ref: str = ""                                            # what to type: the bare name unless two hubs publish it
+    configured: bool = True                                  # False: only cached, from a hub no longer configured
+    versions: dict[str, bool] = field(default_factory=dict)  # version → the hub offers it (False: only cached)
     pulled: list[str] = field(default_factory=list)
     concepts: list[str] = field(default_factory=list)        # of the newest version, when its card is at hand
     dataset: str | None = None
@@ -271,31 +348,37 @@ class Entry:
 
 
 def catalog() -> list[Entry]:
-    """Every model the configured hubs and the cache know, with what the cards say."""
+    """Every (hub, model) that the configured hubs and the cache know, with what the cards say."""
     from .cards import read_card
 
     backends = hubs()
-    entries: dict[str, Entry] = {}
+    entries: dict[tuple[str, str], Entry] = {}
     for backend in backends:
         for name in backend.names():
-            entry = entries.setdefault(name, Entry(name))
+            entry = entries.setdefault((backend.url, name), Entry(name, backend.url))
             try:
-                for version in backend.versions(name):
-                    entry.versions.setdefault(version, backend.url)
+                entry.versions.update(dict.fromkeys(backend.versions(name), True))
             except CometError:
                 continue  # an unreachable hub lists nothing; the rest of the table still shows
-    for name in cached_names():
-        entry = entries.setdefault(name, Entry(name))
-        entry.pulled = cached_versions(name)
-        for version in entry.pulled:
-            entry.versions.setdefault(version, "cache")
+    configured = {b.url for b in backends}
+    for hub_id, url in cached_hubs().items():
+        for name in cached_names(hub_id):
+            entry = entries.setdefault((url, name), Entry(name, url, configured=url in configured))
+            entry.pulled = cached_versions(hub_id, name)
+            for version in entry.pulled:
+                entry.versions.setdefault(version, False)
+    publishers: dict[str, int] = {}
+    for entry in entries.values():
+        if entry.configured and entry.versions:
+            publishers[entry.name] = publishers.get(entry.name, 0) + 1
     for entry in entries.values():
         if not entry.versions:
             continue
+        entry.ref = entry.name if entry.configured and publishers[entry.name] == 1 else qualified(entry.hub, entry.name)
         newest = entry.newest
-        snapshot = cached_path(entry.name, newest) if newest in entry.pulled else None
-        backend = next((b for b in backends if b.url == entry.versions[newest]), None)
-        if snapshot is None and backend is not None:
+        backend = next((b for b in backends if b.url == entry.hub), None) or open_hub(entry.hub)
+        snapshot = cached_path(backend.id, entry.name, newest) if newest in entry.pulled else None
+        if snapshot is None and entry.versions[newest]:
             try:
                 snapshot = backend.local_snapshot(entry.name, newest)
             except (CometError, OSError):
@@ -309,4 +392,4 @@ def catalog() -> list[Entry]:
                 entry.concepts, entry.dataset = [c.name for c in info.concepts], info.dataset
             except (CometError, OSError):
                 pass
-    return sorted((e for e in entries.values() if e.versions), key=lambda e: e.name)
+    return sorted((e for e in entries.values() if e.versions), key=lambda e: (e.name, not e.configured, e.ref))

@@ -12,6 +12,7 @@ caller verifies them before anything is used.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -50,6 +51,8 @@ class DirHub:
 
     def __init__(self, root: Path, url: str, writable: bool = True):
         self.root, self.url, self.writable = Path(root), url, writable
+        # The cache folder of this hub: two hubs never share cached copies.
+        self.id = "bundled" if url == "bundled" else f"file-{_digest(url)}"
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -122,6 +125,8 @@ class HfHub:
         self.endpoint = os.environ.get("HF_ENDPOINT") or None  # read now: honoured even if set after import
         if self.endpoint:
             _no_credentials(self.endpoint)
+        # The same ORG on another endpoint is another hub: it gets its own cache folder.
+        self.id = f"hf-{org.lower()}-{_digest(self.endpoint or 'https://huggingface.co')[:8]}"
 
     def _api(self):
         from huggingface_hub import HfApi
@@ -132,6 +137,8 @@ class HfHub:
         return f"{self.org}/{check_name(name)}"
 
     def names(self) -> list[str]:
+        if hf_offline():  # offline, the hub is not asked: only its cached copies answer
+            return []
         try:
             models = self._api().list_models(author=self.org)
             return sorted({m.id.split("/")[-1] for m in models if NAME.fullmatch(m.id.split("/")[-1])})
@@ -141,6 +148,8 @@ class HfHub:
     def versions(self, name: str) -> list[str]:
         from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 
+        if hf_offline():
+            return []
         try:
             refs = self._api().list_repo_refs(self._repo(name))
         except (RepositoryNotFoundError, RevisionNotFoundError):
@@ -212,6 +221,10 @@ class HfHub:
         except HfHubHTTPError as exc:
             raise CometRuntimeError(f"push of {name}@{version} to {self.url} failed: {str(exc).splitlines()[0]}") from None
         return f"{self.url}/{name}@{version}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def bundled_root() -> Path:

@@ -35,7 +35,7 @@ class Concept:
     index: int         # component k of the model
     kind: str          # "global" or "local"
     description: str = ""
-    exemplar: str = "exemplars/0.png"   # image whose latent shows the concept by default
+    exemplar: str | None = "exemplars/0.png"   # image whose latent shows the concept by default (None: none)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "index": self.index, "kind": self.kind,
@@ -223,6 +223,19 @@ def read_card(snapshot: str | Path) -> CardInfo:
         title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
         metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
     )
+
+
+def read_card_or_default(folder: str | Path, pos_embed: list[bool]) -> CardInfo:
+    """The card of a snapshot, or for a model folder without a concept card (straight from
+    `comet train`: at most the mixin's README) the default concepts of its `pos_embed` and
+    no exemplars: a source image is then given."""
+    readme = Path(folder) / "README.md"
+    if readme.is_file() and "\nconcepts:" in readme.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]:
+        return read_card(folder)
+    name = Path(folder).resolve().name
+    concepts = [Concept(c["name"], k, c["kind"], c["description"], exemplar=None)
+                for k, c in enumerate(default_concepts(pos_embed))]
+    return CardInfo(name=name, version="local", concepts=concepts, exemplars=[], title=name, snapshot=Path(folder))
 
 
 EVAL_BEGIN, EVAL_END = "<!-- comet-eval -->", "<!-- /comet-eval -->"

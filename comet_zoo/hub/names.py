@@ -1,9 +1,19 @@
-"""Model names and versions: `NAME[@vN]`, validated before any path is built from them."""
+"""Model references, one grammar for every command and API, validated before any path
+is built from them:
+
+    NAME[@vN]                    the one configured hub that publishes NAME (two: an error)
+    bundled:NAME[@vN]            the zoo inside the installed package
+    hf-hub:ORG/NAME[@vN]         repo ORG/NAME on the Hugging Face Hub (HF_ENDPOINT)
+    file:///DIR/NAME[@vN]        a directory hub DIR
+    ./runs/x/model, /abs/folder  a local model folder (a path: it has a '/' or starts with '.' or '~')
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import CometError
 
@@ -36,20 +46,73 @@ def sort_versions(versions) -> list[str]:
     return sorted({v for v in versions if VERSION.fullmatch(v)}, key=lambda v: int(v[1:]))
 
 
+ORG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+SCHEMES = ("bundled:", "hf-hub:", "file://")   # the prefixes a qualified reference starts with
+
+
 @dataclass(frozen=True)
-class Spec:
-    name: str
+class Ref:
+    """A parsed model reference. `hub` is a hub URL (bundled, hf://ORG, file:///DIR) or
+    None for a bare name; `path` is set (and nothing else) for a local model folder."""
+
+    name: str = ""
     version: str | None = None   # None: the newest
+    hub: str | None = None
+    path: Path | None = None
+
+    def with_version(self, version: str) -> "Ref":
+        return Ref(self.name, version, self.hub, self.path)
 
     def __str__(self) -> str:
-        return f"{self.name}@{self.version}" if self.version else self.name
+        if self.path is not None:  # still a path when parsed again: ./model, not model
+            return str(self.path) if is_path(str(self.path)) else f".{os.sep}{self.path}"
+        tail = f"{self.name}@{self.version}" if self.version else self.name
+        return qualified(self.hub, tail) if self.hub else tail
 
 
-def parse_spec(text: str) -> Spec:
-    """'clevr' or 'clevr@v2' → Spec; paths, URLs and anything else are refused."""
-    if not isinstance(text, str):
-        raise CometError(f"invalid model {text!r}")
+def qualified(hub_url: str, tail: str) -> str:
+    """The reference text of NAME[@vN] in the hub `hub_url`."""
+    if hub_url == "bundled":
+        return f"bundled:{tail}"
+    if hub_url.startswith("hf://"):
+        return f"hf-hub:{hub_url[len('hf://'):]}/{tail}"
+    return f"{hub_url.rstrip('/')}/{tail}"
+
+
+def _name_version(text: str, whole: str) -> tuple[str, str | None]:
     name, at, version = text.partition("@")
     if at and not version:
-        raise CometError(f"invalid model {text!r}: a version follows '@', e.g. {name}@v1")
-    return Spec(check_name(name), check_version(version) if at else None)
+        raise CometError(f"invalid model {whole!r}: a version follows '@', e.g. {name}@v1")
+    return check_name(name), (check_version(version) if at else None)
+
+
+def is_path(text: str) -> bool:
+    """A local folder rather than a name: it has a '/' (or the OS separator) or starts with '.' or '~'."""
+    return not text.startswith(SCHEMES) and (
+        "/" in text or os.sep in text or text.startswith((".", "~")))
+
+
+def parse_ref(text: str) -> Ref:
+    """Any model reference (see the module doc) → Ref; anything else is refused with the grammar."""
+    if not isinstance(text, str) or not text:
+        raise CometError(f"invalid model {text!r}")
+    if text != text.strip():
+        raise CometError(f"invalid model name {text!r}: a reference has no leading or trailing spaces or line breaks")
+    if text.startswith("bundled:"):
+        return Ref(*_name_version(text[len("bundled:"):], text), hub="bundled")
+    if text.startswith("hf-hub:"):
+        org, slash, rest = text[len("hf-hub:"):].partition("/")
+        if not slash or not ORG.fullmatch(org):
+            raise CometError(f"invalid model {text!r}: expected hf-hub:ORG/NAME[@vN]")
+        return Ref(*_name_version(rest, text), hub=f"hf://{org}")
+    if text.startswith("file://"):
+        directory, slash, rest = text[len("file://"):].rpartition("/")
+        if not slash or not directory.startswith("/"):
+            raise CometError(f"invalid model {text!r}: expected file:///DIR/NAME[@vN] (an absolute DIR)")
+        return Ref(*_name_version(rest, text), hub=f"file://{directory}")
+    if is_path(text):
+        return Ref(path=Path(text).expanduser())
+    if not NAME.fullmatch(text.partition("@")[0]):
+        raise CometError(f"invalid model {text!r}: expected NAME[@vN] (lowercase letters, digits, '-'), "
+                         "bundled:NAME, hf-hub:ORG/NAME, file:///DIR/NAME or a model folder such as ./runs/x/model")
+    return Ref(*_name_version(text, text))
