@@ -45,7 +45,7 @@ def split(out: Path, device: str) -> dict:
 import json, time
 t0 = time.perf_counter()
 import torch
-from comet_zoo.compose import Composer
+from comet_zoo.composer import Composer
 from comet_zoo.data.images import grid, save_png
 t1 = time.perf_counter()
 c = Composer.from_specs({SPECS!r}, size=64, device={device!r})
@@ -64,7 +64,7 @@ print(json.dumps({{"imports_s": t1 - t0, "load_s": t2 - t1, "sample_s": t3 - t2,
 def batched_terms(device: str, repeats: int) -> None:
     import torch
 
-    from comet_zoo.compose import Composer, Term
+    from comet_zoo.composer import Composer, Term
 
     base = Composer.from_specs(SPECS, device=device)
     models = base.models

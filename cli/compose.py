@@ -23,132 +23,70 @@ def compose(
     gif: Optional[Path] = typer.Option(None, "--gif", help="Also write the descent trajectory as a GIF."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu or cuda[:N]."),
     bf16: bool = typer.Option(False, "--bf16", help="bf16 autocast on CUDA."),
-    scale: int = typer.Option(1, "--scale", help="Enlarge the saved PNG N times (nearest neighbour), for viewing."),
+    scale: Optional[int] = typer.Option(
+        None, "--scale", help="Enlarge the saved PNG N times (nearest neighbour); default: to at least 128 px."),
 ) -> None:
     """Sum the energies of components from one or more models and descend on one canvas."""
-    from comet_zoo.compose import Composer
+    from comet_zoo.composer import Composer, view_scale
     from comet_zoo.core.device import resolve_device
-    from comet_zoo.data.images import grid, save_gif, save_png
+    from comet_zoo.data.images import save_gif, save_png
+    from comet_zoo.errors import CometError
 
     _check_outputs(out, ".png", gif)
-    if not 1 <= scale <= 16:
-        from comet_zoo.errors import CometError
+    if scale is not None and not 1 <= scale <= 16:
         raise CometError(f"--scale must be 1..16, got {scale}")
     composer = Composer.from_specs(specs, size=size, device=resolve_device(device), bf16=bf16)
     frames: list | None = [] if gif else None
-    images = composer.sample(batch, steps=steps, sampler=sampler, seed=seed, trajectory=frames)  # default 4N
-    save_png(grid(images, nrow=min(batch, 8), pad=0 if batch == 1 else 2, scale=scale), out)
+    picture = composer.picture(batch, scale=scale, steps=steps, sampler=sampler, seed=seed, trajectory=frames)
+    save_png(picture, out)
     if gif:
         save_gif(frames, gif)
-    console.print(f"{' + '.join(t.label for t in composer.terms)} → {out}")
+    factor = view_scale(composer.size) if scale is None else scale
+    enlarged = f", the {composer.size}-px canvas ×{factor}" if factor > 1 else ""
+    console.print(f"{' + '.join(t.label for t in composer.terms)} → {out} "
+                  f"({picture.width}×{picture.height} px{enlarged})", highlight=False)
 
 
 def decompose(
-    model: str = typer.Argument(..., help="MODEL[@VERSION] from the zoo, or a local model folder."),
+    model: str = typer.Argument(..., help="Any model reference: clevr, clevr@v4, hf-hub:ORG/NAME, ./runs/x/model."),
     image: Path = typer.Argument(..., help="Image to decompose."),
     out: Path = typer.Option(..., "--out", "-o", help="Output PNG grid."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Input, reconstruction, each component alone, and each component's mask, in one grid."""
-    import torch
-
     from comet_zoo.core.device import resolve_device
-    from comet_zoo.data.images import labelled_grid, load_image, save_png
-    from comet_zoo.eval.segment import gradient_maps
+    from comet_zoo.data.images import save_png
+    from comet_zoo.figures import decomposition
 
     _check_outputs(out, ".png")
-    net, names = _load(model, resolve_device(device))
-    p = next(net.parameters())
-    x = load_image(image, net.config.image_size).to(p.device)           # [1, 3, S, S]
-    k = net.config.num_components
-    with torch.no_grad():
-        z = net.infer(x)                                                # [1, K, D]
-    gen = torch.Generator(device=p.device).manual_seed(seed)
-    recon = net.generate(z, x0=net.initial_image(1, gen)).detach()
-    alone = [net.generate(z, weights=torch.eye(k, device=p.device)[i], x0=net.initial_image(1, gen)).detach()
-             for i in range(k)]
-    owner = gradient_maps(net, x, recon, z).argmax(1)                    # [1, S, S] component per pixel
-    masks = [x * (owner == i)[:, None] for i in range(k)]               # the input where component i wins
-    rows = [[("input", x[0]), ("recon", recon[0])] + [(names[i], alone[i][0]) for i in range(k)],
-            [("", torch.ones_like(x[0])), ("", torch.ones_like(x[0]))] + [(f"mask {names[i]}", masks[i][0]) for i in range(k)]]
-    save_png(labelled_grid(rows, scale=max(1, 96 // net.config.image_size)), out)
-    console.print(f"decomposition of {image} by {model} → {out}")
+    save_png(decomposition(model, image, seed=seed, device=resolve_device(device)), out)
+    console.print(f"decomposition of {image} by {model} → {out}", highlight=False)
 
 
 def recombine(
-    first: str = typer.Argument(..., help="MODEL_A[@VERSION]:IMAGE_A"),
-    second: str = typer.Argument(..., help="MODEL_B[@VERSION]:IMAGE_B (may be another model)."),
+    first: str = typer.Argument(..., help="MODEL_A:IMAGE_A (any model reference, e.g. clevr or ./runs/x/model)."),
+    second: str = typer.Argument(..., help="MODEL_B:IMAGE_B (may be another model)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output PNG grid."),
     size: Optional[int] = typer.Option(None, "--size"),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Swap components between two images, across two models when asked (the paper's Fig. 7)."""
-    import torch
-
-    from comet_zoo.compose import Composer, Term
     from comet_zoo.core.device import resolve_device
-    from comet_zoo.data.images import labelled_grid, load_image, save_png
+    from comet_zoo.data.images import save_png
+    from comet_zoo.errors import CometError
+    from comet_zoo.figures import recombination
+    from comet_zoo.spec import split_model
 
     _check_outputs(out, ".png")
-    dev = resolve_device(device)
-    sides = []
-    for arg in (first, second):
-        ref, sep, path = arg.partition(":")
+    (ref_a, sep_a, image_a), (ref_b, sep_b, image_b) = split_model(first), split_model(second)
+    for arg, sep, path in ((first, sep_a, image_a), (second, sep_b, image_b)):
         if not sep or not path:
-            from comet_zoo.errors import CometError
-            raise CometError(f"expected MODEL[@VERSION]:IMAGE, got {arg!r}")
-        net, names = _load(ref, dev)
-        x = load_image(path, net.config.image_size).to(dev)
-        with torch.no_grad():
-            z = net.infer(x)[0]                                          # [K, D]
-        key = f"{ref}#{len(sides)}"
-        sides.append((key, net, names, x, z))
-    models = {key: net for key, net, *_ in sides}
-    (ka, _, names_a, xa, za), (kb, _, names_b, xb, zb) = sides
-
-    def render(terms):
-        return Composer(models, terms, size=size, device=dev).sample(1, seed=seed)[0]
-
-    own_a = [Term(ka, i, za[i]) for i in range(len(za))]
-    own_b = [Term(kb, i, zb[i]) for i in range(len(zb))]
-    canvas = render(own_a)
-    rows = [[("A", _fit(xa[0], canvas)), ("B", _fit(xb[0], canvas)), ("recon A", canvas), ("recon B", render(own_b))]]
-    for i in range(min(len(za), len(zb))):
-        a_with_b = [t for t in own_a if t.component != i] + [Term(kb, i, zb[i])]
-        b_with_a = [t for t in own_b if t.component != i] + [Term(ka, i, za[i])]
-        rows.append([(f"A+B.{names_b[i]}", render(a_with_b)), (f"B+A.{names_a[i]}", render(b_with_a))])
-    save_png(labelled_grid(rows, scale=max(1, 96 // canvas.shape[-1])), out)
-    console.print(f"recombination grid → {out}")
-
-
-def _load(ref: str, device):
-    """A model from the zoo (or a local folder) and its component names."""
-    from comet_zoo import hub
-    from comet_zoo.core.model import COMET
-    from comet_zoo.hub.cards import read_card
-
-    snapshot = hub.resolve(ref)
-    net = COMET.load(snapshot, device=device)
-    names = [f"c{i}" for i in range(net.config.num_components)]
-    if (snapshot / "README.md").is_file():
-        from comet_zoo.errors import CometError
-
-        try:
-            concepts = read_card(snapshot).concepts
-        except CometError:  # a folder fresh from `comet train` has a plain card, without concepts
-            concepts = []
-        for concept in concepts:
-            names[concept.index] = concept.name
-    return net, names
-
-
-def _fit(image, like):
-    """Resize image [3, s, s] to the canvas size of `like` [3, S, S] for display."""
-    from comet_zoo.compose import resize
-
-    return resize(image[None], like.shape[-1])[0]
+            raise CometError(f"expected MODEL:IMAGE, got {arg!r}")
+    picture = recombination(ref_a, image_a, ref_b, image_b, size=size, seed=seed, device=resolve_device(device))
+    save_png(picture, out)
+    console.print(f"recombination grid → {out}", highlight=False)
 
 
 def _check_outputs(out: Path, suffix: str, gif: Path | None = None) -> None:

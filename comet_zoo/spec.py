@@ -33,6 +33,14 @@ class ComponentSpec:
         return str(self.ref)
 
 
+def split_model(text: str) -> tuple[str, str, str]:
+    """'MODEL:REST' → (MODEL, ':', REST), as str.partition. A qualified model starts with its
+    own scheme's colon (bundled:, hf-hub:, file://), so the separator is the next one."""
+    scheme = next((s for s in SCHEMES if text.startswith(s)), "")
+    model_tail, colon, rest = text[len(scheme):].partition(":")
+    return scheme + model_tail, colon, rest
+
+
 def parse_spec(text: str) -> ComponentSpec:
     """Parse one spec; any malformed part raises a CometError naming the spec."""
     def bad(why: str) -> CometError:
@@ -40,13 +48,11 @@ def parse_spec(text: str) -> ComponentSpec:
 
     if not isinstance(text, str):
         raise bad("not text")
-    # A qualified model starts with its own scheme's colon: the separator is the next one.
-    scheme = next((s for s in SCHEMES if text.startswith(s)), "")
-    model_tail, colon, rest = text[len(scheme):].partition(":")
+    model, colon, rest = split_model(text)
     if not colon:
         raise bad("missing ':' between model and component")
     try:
-        ref = parse_ref(scheme + model_tail)
+        ref = parse_ref(model)
     except CometError as exc:
         raise bad(str(exc)) from None
     weight = 1.0

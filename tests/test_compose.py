@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comet_zoo.compose import Composer, resize
+from comet_zoo.composer import Composer, resize
 from comet_zoo.data.images import grid
 from comet_zoo.errors import CometError
 from comet_zoo.spec import parse_spec
@@ -159,7 +159,7 @@ def run_cli(*args) -> tuple[int, str]:
 def test_compose_cli_writes_a_png_and_a_gif(zoo):
     from PIL import Image
 
-    code, err = run_cli("compose", "tiny:obj0", "other:obj1*-0.5", "-o", str(zoo / "out.png"),
+    code, err = run_cli("compose", "tiny:obj0", "other:obj1*-0.5", "-o", str(zoo / "out.png"), "--scale", "1",
                         "--gif", str(zoo / "t.gif"), "--batch", "2", "--sampler", "langevin", "--device", "cpu")
     assert code == 0, err
     with Image.open(zoo / "out.png") as im:
@@ -175,21 +175,40 @@ def test_compose_cli_writes_a_png_and_a_gif(zoo):
     assert code == 0, err
     with Image.open(zoo / "big.png") as im:
         assert im.size == (64, 64)
+    code, err = run_cli("compose", "tiny:obj0", "-o", str(zoo / "default.png"), "--device", "cpu")
+    assert code == 0, err
+    with Image.open(zoo / "default.png") as im:
+        assert im.size == (128, 128)            # the 16-px canvas enlarged 8× to be viewable by default
 
 
 def test_python_and_cli_draw_the_same_picture_for_one_seed(zoo):
-    """Same defaults (4 × N steps, device auto) and the same seed: the same pixels."""
+    """Same defaults (4 × N steps, device auto, ≥ 128 px) and the same seed: the same pixels."""
     import numpy as np
     from PIL import Image
 
+    from comet_zoo import compose
+
     code, err = run_cli("compose", "tiny:obj0", "other:obj1", "-o", str(zoo / "cli.png"), "--seed", "7")
     assert code == 0, err
-    python = Composer.from_specs(["tiny:obj0", "other:obj1"]).sample(seed=7)[0]       # [3, S, S]
-    assert Composer.from_specs(["tiny:obj0"]).sample(steps=1, seed=7).shape == (1, 3, 16, 16)
+    python = compose(["tiny:obj0", "other:obj1"], seed=7)                              # a PIL image
+    assert python.size == (128, 128)
     with Image.open(zoo / "cli.png") as im:
         cli = np.asarray(im.convert("RGB"))
-    python_u8 = np.asarray(grid(python[None], nrow=1, pad=0))
-    assert np.array_equal(cli, python_u8)
+    assert np.array_equal(cli, np.asarray(python))
+    other_seed = np.asarray(compose(["tiny:obj0", "other:obj1"], seed=8))
+    assert not np.array_equal(cli, other_seed)                                          # the seed matters
+    native = Composer.from_specs(["tiny:obj0", "other:obj1"]).sample(seed=7)[0]         # [3, S, S]
+    assert np.array_equal(np.asarray(grid(native[None], nrow=1, pad=0, scale=8)), cli)
+    assert Composer.from_specs(["tiny:obj0"]).sample(steps=1, seed=7).shape == (1, 3, 16, 16)
+
+
+def test_list_models_and_card_from_the_package(zoo):
+    from comet_zoo import card, list_models, load_model
+
+    assert list_models() == ["other", "tiny"] and list_models("t*") == ["tiny"] and list_models("x*") == []
+    assert list_models("tiny", versions=True) == ["tiny@v1"]
+    assert [c.name for c in card("tiny").concepts] == ["obj0", "obj1"]
+    assert load_model("tiny@v1").config.num_components == 2
 
 
 def test_decompose_and_recombine_cli(zoo):
@@ -268,6 +287,19 @@ def test_the_parser_never_raises_anything_but_comet_error(text):
     else:
         assert spec.model_ref and spec.component
         assert parse_spec(f"{spec.model_ref}:{spec.component}").ref == spec.ref  # the model text round-trips
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(SPEC_PARTS.map("".join), min_size=0, max_size=2), st.sampled_from([None, 0, 1, -3, 2**64]))
+def test_the_python_api_raises_only_one_line_comet_errors(zoo, specs, seed):
+    from comet_zoo import compose
+
+    try:
+        picture = compose(specs, steps=1, seed=seed if seed is not None else 0, device="cpu")
+    except CometError as exc:
+        assert "\n" not in str(exc) and str(exc)
+    else:
+        assert picture.size == (128, 128) and specs
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))

@@ -102,3 +102,21 @@ def test_comet_plugins_reports_the_broken_one_and_exits_0(plugin_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "needs the moon" in out.stdout and "mean-colour" in out.stdout and "shapes" in out.stdout
+
+
+def test_every_built_in_plugin_satisfies_its_protocol():
+    """The Protocols in the README are the ones our own plugins meet, checked by name; an
+    object without `evaluate` (say) is not taken for an energy."""
+    from comet_zoo import registry
+    from comet_zoo.core.config import CometConfig
+    from comet_zoo.core.contracts import EncoderNet, EnergyNet
+    from comet_zoo.data import Dataset
+
+    config = CometConfig(image_size=16, num_components=2, latent_dim=8, width=8, num_blocks=2)
+    contracts = {"encoders": (EncoderNet, (config,)), "energies": (EnergyNet, (config,)), "datasets": (Dataset, ())}
+    for group, (protocol, args) in contracts.items():
+        ours = [p for p in registry.discover(group) if p.dist == "comet-zoo"]
+        assert ours
+        for plugin in ours:
+            assert isinstance(registry.load(group, plugin.name)(*args), protocol), plugin
+    assert not isinstance(object(), EnergyNet) and not isinstance(config, Dataset)

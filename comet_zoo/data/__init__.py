@@ -19,6 +19,7 @@ Optional, for datasets rendered from scene descriptions (see comet_zoo.data.scen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -40,6 +41,17 @@ class Scenes:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What a `comet_zoo.datasets` entry point returns when called with its options."""
+
+    name: str
+    size: int   # image side in pixels
+
+    def generate(self, split: str, n: int, seed: int) -> "Scenes":
+        """n scenes of `split`, deterministic in (seed, split, n); train and test never share one."""
 
 
 def split_rng(seed: int, split: str) -> np.random.Generator:

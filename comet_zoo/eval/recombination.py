@@ -14,7 +14,7 @@ For pairs of test scenes (A, B) of a data set that renders scene descriptions:
                component k, scored against A re-rendered with B's light and with
                B's camera; the PSNR gain over A's reconstruction says what k controls
 
-Both are composed by the Composer (comet_zoo.compose) from the models' latents and
+Both are composed by the Composer (comet_zoo.composer) from the models' latents and
 scored by PSNR / SSIM against the rendered truth. Beside each score, what not
 recombining would give (the model's reconstruction of the unchanged scene, and the
 unchanged input): a swap has worked only by its margin over these.
@@ -29,7 +29,7 @@ import torch
 
 from .. import registry
 from ..architectures import kind_of
-from ..compose import Composer, Term
+from ..composer import Composer, Term
 from ..errors import CometError
 from .metrics import psnr, ssim
 

@@ -305,6 +305,21 @@ def card(ref: Ref | str):
     return read_card(resolve(ref))
 
 
+def list_models(pattern: str = "*", *, versions: bool = False) -> list[str]:
+    """The references of the known models that match a shell-style `pattern`, sorted (as
+    timm's list_models): list_models("clevr*") → ["clevr", "clevr-lighting", "clevr-toy"].
+    A name two hubs publish is listed qualified; versions=True lists every NAME@vN."""
+    import fnmatch
+
+    if not isinstance(pattern, str):
+        raise CometError(f"pattern must be a string such as 'clevr*', got {pattern!r}")
+    found = set()
+    for entry in catalog():
+        if fnmatch.fnmatchcase(entry.name, pattern) or fnmatch.fnmatchcase(entry.ref, pattern):
+            found.update([f"{entry.ref}@{v}" for v in entry.versions] if versions else [entry.ref])
+    return sorted(found)
+
+
 def remove(ref: Ref | str) -> list[str]:
     """Delete cached copies: a bare name from every hub's cache, a qualified one from its hub's
     (one version, or all); hubs are never touched."""

@@ -47,6 +47,16 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
                          antialias=size < x.shape[-1])
 
 
+# The picture is enlarged (nearest neighbour) to at least this many pixels by default:
+# the zoo's 32-px canvases are too small to look at.
+MIN_VIEW = 128
+
+
+def view_scale(canvas: int) -> int:
+    """The default enlargement of a canvas of `canvas` pixels: the least that reaches MIN_VIEW."""
+    return max(1, -(-MIN_VIEW // canvas))
+
+
 # Descent steps by default: 4 × the models' largest N. Measured on the zoo
 # (docs/compose_steps.png): N steps leave noise where no chosen concept acts; 4N clears
 # it, and more changes nothing visible. `comet compose` and Python share this default.
@@ -152,6 +162,31 @@ class Composer:
             energy = self.energy_fn(batch)
         x = descend(energy, x0, steps or STEPS_FACTOR * self.steps, 1.0, schedule=schedule, generator=generator, trajectory=trajectory)
         return x.detach().clamp(0, 1)
+
+    def picture(self, batch: int = 1, *, scale: int | None = None, **sample_options):
+        """`sample` as the PIL image `comet compose` saves: one canvas, or a grid of up to 8
+        per row, enlarged `scale` times (default `view_scale`: at least MIN_VIEW pixels)."""
+        from .data.images import grid
+
+        scale = view_scale(self.size) if scale is None else scale
+        if not 1 <= scale <= 16:
+            raise CometError(f"scale must be 1..16, got {scale}")
+        images = self.sample(batch, **sample_options)                               # [B, 3, S, S]
+        return grid(images, nrow=min(batch, 8), pad=0 if batch == 1 else 2, scale=scale)
+
+
+def compose(specs: list[str] | str, *, size: int | None = None, steps: int | None = None, sampler: str = "gd",
+            seed: int = 0, batch: int = 1, scale: int | None = None, device: str = "auto", bf16: bool = False):
+    """The picture of `comet compose SPEC… --seed SEED`, pixel for pixel, as a PIL image:
+
+        from comet_zoo import compose
+        compose(["clevr:obj2", "clevr-lighting:light0"]).save("out.png")
+
+    Defaults are the command's: 4N descent steps, the GPU when there is one, at least
+    MIN_VIEW pixels."""
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    composer = Composer.from_specs(specs, size=size, device=device, bf16=bf16)
+    return composer.picture(batch, scale=scale, steps=steps, sampler=sampler, seed=seed)
 
 
 def _is_index(text: str) -> bool:
