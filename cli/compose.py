@@ -90,9 +90,9 @@ def recombine(
 
 
 def _check_outputs(out: Path, suffix: str, gif: Path | None = None) -> None:
-    from comet_zoo.errors import CometError
+    """Every output is checked before the work starts: a failure never comes after it."""
+    from comet_zoo._io import check_writable
 
-    if out.suffix.lower() != suffix:
-        raise CometError(f"--out must end in {suffix}, got {out.name}")
-    if gif is not None and gif.suffix.lower() != ".gif":
-        raise CometError(f"--gif must end in .gif, got {gif.name}")
+    check_writable(out, suffix)
+    if gif is not None:
+        check_writable(gif, ".gif")

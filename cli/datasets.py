@@ -55,8 +55,8 @@ def preview(
     from comet_zoo.data import load_dataset
     from comet_zoo.errors import CometError
 
-    if n < 1 or nrow < 1 or not 1 <= scale <= 16:
-        raise CometError("--n and --nrow must be >= 1 and --scale in 1..16")
+    if not (1 <= n <= 1024 and 1 <= nrow <= 64 and 1 <= scale <= 16):
+        raise CometError("--n must be in 1..1024, --nrow in 1..64 and --scale in 1..16")
     options = parse_key_values(option)
     if size is not None:
         options["size"] = size

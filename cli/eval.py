@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ._console import console, parse_key_values, plain
+from ._console import console, errors, parse_key_values, plain
 
 
 def evaluate(
@@ -50,19 +50,27 @@ def evaluate(
     overrides = {key: v for key, v in (("threshold", threshold), ("smooth", smooth)) if v is not None}
     chosen = dataclasses.replace(READOUTS[readout], **overrides)
     groups = parse_groups(metrics)
-    if json_out is not None and json_out.suffix.lower() != ".json":
-        raise CometError(f"--json must name a .json file, got {json_out.name}")
+    if json_out is not None:
+        from comet_zoo._io import check_writable
+
+        check_writable(json_out, ".json")
     from comet_zoo.hub.names import parse_ref
 
     if card and parse_ref(model).path is None:
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))
-    options = {**training_options(folder, dataset), **parse_key_values(option)}
+    trained, given = training_options(folder, dataset), parse_key_values(option)
+    overrides = {k: v for k, v in given.items() if k in trained and trained[k] != v}
+    for key, value in overrides.items():  # allowed, but never silent: it may score training data
+        errors.print(f"warning: --option {key}={value} overrides the value the model was trained with "
+                     f"({trained[key]!r})", soft_wrap=True)
+    options = {**trained, **given}
     with console.status("evaluating") as status:
         report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
                      batch_size=batch_size, pairs=pairs, readout=chosen, on_stage=lambda s: status.update(s))
     report["model"]["ref"] = model
+    report["dataset"]["trained_options"], report["dataset"]["overrides"] = trained, overrides
     _print(report)
     if json_out is not None:
         with atomic_path(json_out) as tmp:

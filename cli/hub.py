@@ -95,7 +95,10 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     console.print(table)
 
 
-def card(model: str = typer.Argument(..., help=f"{REF_HELP}, or a model folder.")) -> None:
+def card(
+    model: str = typer.Argument(..., help=f"{REF_HELP}, or a model folder."),
+    open_page: bool = typer.Option(False, "--open", help="Open the card as a web page, pictures included."),
+) -> None:
     """Show a model's concept card (pulled into the cache when needed)."""
     import re
 
@@ -103,6 +106,15 @@ def card(model: str = typer.Argument(..., help=f"{REF_HELP}, or a model folder."
 
     from comet_zoo import hub
 
+    if open_page:
+        import webbrowser
+
+        from comet_zoo.gallery import model_page, slug
+
+        page = model_page(hub.resolve(model), hub.home() / "gallery" / slug(model), home="")
+        console.print(f"card page → {page}", highlight=False)
+        webbrowser.open(page.as_uri())
+        return
     info = hub.card(model)
     # A terminal shows no pictures: each image becomes its path inside the snapshot.
     text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", plain(info.text))
@@ -153,3 +165,15 @@ def rm(model: str = typer.Argument(..., help="NAME (every hub's cached copies) o
 
     for removed in hub.remove(model):
         console.print(f"removed {removed} from {hub.models_dir()}", highlight=False)
+
+
+def gallery(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the site (new, empty, or a gallery built before)."),
+    models: Optional[list[str]] = typer.Argument(None, help="Models to show; default: every model of the configured hubs."),
+) -> None:
+    """A static HTML site of the zoo: an index and one page per model card."""
+    from comet_zoo.gallery import build
+
+    with console.status("building the gallery"):
+        index = build(out, models or None)
+    console.print(f"gallery → {index}", highlight=False)

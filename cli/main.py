@@ -10,6 +10,7 @@ from comet_zoo.errors import CometError, CometRuntimeError
 
 from . import compose as compose_cmd
 from . import datasets as datasets_cmd
+from . import demo as demo_cmd
 from . import eval as eval_cmd
 from . import hub as hub_cmd
 from . import plugins as plugins_cmd
@@ -48,10 +49,12 @@ app.command("list")(hub_cmd.list_models)
 app.command("card")(hub_cmd.card)
 app.command("push")(hub_cmd.push)
 app.command("rm")(hub_cmd.rm)
+app.command("gallery")(hub_cmd.gallery)
 app.command("eval")(eval_cmd.evaluate)
 app.command("compose")(compose_cmd.compose)
 app.command("decompose")(compose_cmd.decompose)
 app.command("recombine")(compose_cmd.recombine)
+app.command("demo")(demo_cmd.demo)
 
 
 def _click_exceptions():

@@ -57,6 +57,8 @@ def view_scale(canvas: int) -> int:
     return max(1, -(-MIN_VIEW // canvas))
 
 
+MAX_BATCH = 64     # images per compose call (a grid of at most 8 x 8)
+
 # Descent steps by default: 4 × the models' largest N. Measured on the zoo
 # (docs/compose_steps.png): N steps leave noise where no chosen concept acts; 4N clears
 # it, and more changes nothing visible. `comet compose` and Python share this default.
@@ -108,7 +110,8 @@ class Composer:
                 index, exemplar = _component(spec, model, card)
                 image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
             except CometError as exc:  # name the spec the user typed
-                raise CometError(f"{text}: {exc}") from None
+                label = text if isinstance(text, str) else f"{spec.model_ref}:{spec.component}"
+                raise CometError(f"{label}: {exc}") from None
             with torch.no_grad():
                 z = model.infer(image.to(next(model.parameters()).device))[0, index]  # [D]
             terms.append(Term(ref, index, z, spec.weight, label=f"{ref}:{spec.component}"))
@@ -149,8 +152,8 @@ class Composer:
                trajectory: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Generate `batch` images [B, 3, S, S] in [0, 1] from x_0 ~ U(0, 1), descending
         `steps` steps (default STEPS_FACTOR × the models' largest N, as `comet compose`)."""
-        if batch < 1:
-            raise CometError(f"batch must be >= 1, got {batch}")
+        if not 1 <= batch <= MAX_BATCH:
+            raise CometError(f"batch must be in 1..{MAX_BATCH}, got {batch}")
         if steps is not None and steps < 1:
             raise CometError(f"steps must be >= 1, got {steps}")
         if not 0 <= seed < 2**63:

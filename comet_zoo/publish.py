@@ -7,7 +7,9 @@ none of it.
     push(model_dir, name, version, hub=)   build, then publish into a hub (immutable versions)
     build(model_dir, name, version, out)   the artifact folder:
 
-    model.safetensors   (optionally stored as fp16: half the size, loads into the fp32 model)
+    model.safetensors   the weights as trained and evaluated (float32)
+    model.fp16.safetensors  with --fp16: a float16 variant beside them (half the size; the
+                        Hub's variant naming), which loads into the same fp32 model
     config.json
     recipe.json         the training recipe (when the card source or the trainer names one)
     exemplars/0.png …   test renders of the training data set
@@ -21,10 +23,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import CometError
-from .hub import manifest, push_hub
+from .hub import home, manifest, push_hub
 from .hub.cards import load_source, read_card, render
 from .hub.names import check_name, check_version
 from .train.recipe import RECIPE
@@ -66,10 +69,10 @@ def _recipe(source: dict):
     return Recipe.load(resolve_recipe(str(source["recipe"])))
 
 
-def _write_weights(src: Path, dest: Path, fp16: bool) -> None:
-    if not fp16:
-        shutil.copyfile(src, dest)
-        return
+FP16_VARIANT = "model.fp16.safetensors"
+
+
+def _write_fp16(src: Path, dest: Path) -> None:
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(src))
@@ -113,7 +116,9 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     recipe = _recipe(source)
     out.mkdir(parents=True, exist_ok=False)
     (out / "exemplars").mkdir()
-    _write_weights(model_dir / "model.safetensors", out / "model.safetensors", fp16)
+    shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")   # what was evaluated
+    if fp16:
+        _write_fp16(model_dir / "model.safetensors", out / FP16_VARIANT)
     shutil.copyfile(model_dir / "config.json", out / "config.json")
     if recipe is not None:  # the recipe ships with the weights: data set, options, training settings
         (out / RECIPE).write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -157,9 +162,11 @@ def build(model_dir: Path, name: str, version: str, out: Path,
         training = {"recipe": str(source["recipe"]), "train": dataclasses.asdict(recipe.train)}
     facts = [("parameters", f"{model.num_parameters():,}"),
              ("weights sha256", f"`{manifest.sha256_file(out / 'model.safetensors')}`"),
-             ("weights dtype", "float16" if fp16 else "float32")]
+             ("weights dtype", "float32" + (f"; float16 variant `{FP16_VARIANT}`" if fp16 else ""))]
+    # One value per metric on a card: with an eval report, its numbers (more scenes) are the card's.
     card = render(name=name, version=version, source=source, config=config, training=training,
-                  exemplars=exemplars, metrics=metrics, dataset=dataset, reconstructions="reconstructions.png",
+                  exemplars=exemplars, metrics={} if eval_report is not None else metrics, dataset=dataset,
+                  reconstructions="reconstructions.png",
                   figures=_figures(source, out), facts=facts)
     (out / "README.md").write_text(str(card), encoding="utf-8")
     if eval_report is not None:
@@ -172,7 +179,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
         except (KeyError, TypeError) as exc:
             raise CometError(f"the eval report is not a `comet eval --json` report (missing {exc})") from None
         write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"),
-                      note="Measured on the float32 weights before float16 storage." if fp16 else "")
+                      note="Measured on the float32 weights (model.safetensors)." if fp16 else "")
     for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
         path.chmod(0o755 if path.is_dir() else 0o644)
     manifest.write(out)
@@ -187,7 +194,14 @@ def push(directory: str | Path, name: str, version: str, hub: str | None = None,
     target = push_hub(hub)
     if version in target.versions(name):
         raise CometError(f"{name}@{version} already exists in {target.url}; versions are immutable, push a new version")
-    with tempfile.TemporaryDirectory(prefix="comet-push-") as tmp:
+    # Built under COMET_HOME, not /tmp: a push killed mid-way leaves a folder that the next
+    # push removes once it is an hour old (a push still running is younger).
+    work = home() / "push-tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in work.glob("comet-push-*"):
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="comet-push-", dir=work) as tmp:
         artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source, fp16=fp16,
                          eval_report=eval_report)
         return target.publish(artifact, name, version)

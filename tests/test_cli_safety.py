@@ -113,3 +113,24 @@ def test_a_comet_home_that_is_a_file_is_one_line(published, tmp_path):
     home.write_text("not a folder")
     out = comet("pull", "toy", env=hub_env(home, f"file://{published / 'hub'}"))
     assert out.returncode == 1 and "not a writable folder" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "{tmp}"], "is a folder"),
+    (["-o", "/proc/x.png"], "cannot write /proc/x.png"),
+    (["-o", "{tmp}/ok.png", "--gif", "/proc/x.gif"], "cannot write /proc/x.gif"),
+    (["-o", "{tmp}/ok.png", "--batch", "100000"], "batch must be in 1..64"),
+])
+def test_outputs_are_checked_before_the_work(published, tmp_path, args, message):
+    """A bad output path fails first, in one line, and leaves no other output behind."""
+    env = hub_env(tmp_path / "home", f"file://{published / 'hub'}")
+    out = comet("compose", "toy:obj0", *[a.format(tmp=tmp_path) for a in args], env=env)
+    assert out.returncode in (1, 2) and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "ok.png").exists()
+
+
+def test_eval_json_to_an_unwritable_place_fails_before_evaluating(published, tmp_path):
+    env = hub_env(tmp_path / "home", f"file://{published / 'hub'}")
+    out = comet("eval", "toy", "-d", "shapes", "--n", "4", "--json", "/proc/r.json", env=env)
+    assert out.returncode == 1 and "cannot write /proc/r.json" in out.stderr and "Traceback" not in out.stderr

@@ -81,6 +81,14 @@ def test_push_works_straight_after_train_and_eval_uses_the_training_data(tmp_pat
     assert training_options(model, "shapes") == {"max_objects": 2}          # eval renders what it trained on
     assert training_options(model, "clevr") == {}
     env = {"COMET_HOME": str(tmp_path / "home"), "COMET_CONFIG": str(tmp_path / "none.toml")}
+    report = tmp_path / "eval.json"
+    evaluated = comet("eval", str(model), "--dataset", "shapes", "--n", "4", "--metrics", "reconstruction",
+                      "--option", "max_objects=3", "--json", str(report), env=env)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "warning: --option max_objects=3 overrides the value the model was trained with (2)" in evaluated.stderr
+    recorded = json.loads(report.read_text())["dataset"]
+    assert recorded["options"]["max_objects"] == 3 and recorded["trained_options"] == {"max_objects": 2}
+    assert recorded["overrides"] == {"max_objects": 3}
     pushed = comet("push", str(model), "--as", "mine", "--version", "v1", "--hub", f"file://{tmp_path / 'hub'}",
                    env=env)
     assert pushed.returncode == 0, pushed.stderr

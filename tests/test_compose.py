@@ -259,7 +259,8 @@ def test_bad_specs_get_one_line_naming_the_spec(zoo, spec, message):
     ("--steps", "0", "steps must be >= 1"),
     ("--seed", "-1", "seed must be in 0..2**63-1"),
     ("--seed", str(2**64), "seed must be in 0..2**63-1"),
-    ("--batch", "0", "batch must be >= 1"),
+    ("--batch", "0", "batch must be in 1..64"),
+    ("--batch", "100000", "batch must be in 1..64"),
 ])
 def test_out_of_range_numbers_are_refused_not_defaulted(zoo, option, value, message):
     code, err = run_cli("compose", "tiny:obj0", option, value, "-o", str(zoo / "r.png"), "--device", "cpu")

@@ -109,6 +109,25 @@ BROKEN = {
                 from comet_zoo.data import Scenes
                 return Scenes(np.zeros((n, 3, 8, 8), np.float32), factors=np.zeros((n, 2), np.float32),
                               factor_names=["only_one"])
+
+        class Oblong(Wrong):
+            def generate(self, split, n, seed=0):
+                from comet_zoo.data import Scenes
+                return Scenes(np.zeros((n, 3, 8, 6), np.float32))
+
+        class Short(Wrong):
+            def generate(self, split, n, seed=0):
+                from comet_zoo.data import Scenes
+                return Scenes(np.zeros((max(n - 1, 0), 3, 8, 8), np.float32))
+
+        class ListMasks(Wrong):
+            def generate(self, split, n, seed=0):
+                from comet_zoo.data import Scenes
+                return Scenes(np.zeros((n, 3, 8, 8), np.float32), masks=[[0] * 8] * 8)
+
+        class Raises(Wrong):
+            def generate(self, split, n, seed=0):
+                return 1 / 0
     """,
 }
 
@@ -121,7 +140,8 @@ def broken_plugins(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bad-plugins\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[comet_zoo.datasets]\nbroken = broken_import:Dataset\nwrong = wrong_columns:Wrong\n"
-        "wrongfactors = wrong_columns:WrongFactors\n")
+        "wrongfactors = wrong_columns:WrongFactors\noblong = wrong_columns:Oblong\nshort = wrong_columns:Short\n"
+        "listmasks = wrong_columns:ListMasks\nraises = wrong_columns:Raises\n")
     for module, source in BROKEN.items():
         (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -135,6 +155,11 @@ def test_broken_plugins_are_named_and_contained(broken_plugins):
         load_dataset("wrong", "train", 2)
     with pytest.raises(CometError, match=r"dataset wrongfactors: factors must be \[N, F\]"):
         load_dataset("wrongfactors", "train", 2)
+    for name, message in (("oblong", "images must be square, got 8x6"), ("short", r"asked for 2 scenes, generate\(\) returned 1"),
+                          ("listmasks", "masks must be an \\[N, H, W\\] array, got list"),
+                          ("raises", r"dataset raises: generate\(\) failed: ZeroDivisionError: division by zero")):
+        with pytest.raises(CometError, match=message):
+            load_dataset(name, "train", 2)
     assert load_dataset("clevr", "train", 2, size=16).images.shape == (2, 3, 16, 16)   # others still work
 
     env = {**os.environ, "PYTHONPATH": str(broken_plugins)}
@@ -146,6 +171,9 @@ def test_broken_plugins_are_named_and_contained(broken_plugins):
     assert "64×64" in rows["clevr"] and "error" not in rows["clevr"]
     bad = comet("datasets", "preview", "broken", "-o", str(broken_plugins / "x.png"), env=env)
     assert bad.returncode == 2 and "bad-plugins:broken" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    failing = comet("datasets", "preview", "raises", "-o", str(broken_plugins / "y.png"), env=env)
+    assert failing.returncode == 1 and "dataset raises: generate() failed" in failing.stderr
+    assert "Traceback" not in failing.stderr and len(failing.stderr.strip().splitlines()) == 1
 
 
 def test_regular_install_does_not_ship_the_examples(tmp_path):

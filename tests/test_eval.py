@@ -107,7 +107,7 @@ def test_bad_input_names_what_is_missing(lighting_model):
     model, _ = lighting_model
     with pytest.raises(CometError, match="segmentation .* needs ground-truth masks; dataset falcor has none"):
         evaluate(model, "falcor", n=4, metrics=["segmentation"])
-    with pytest.raises(CometError, match="batch size and pairs must be >= 1"):
+    with pytest.raises(CometError, match="batch size must be in 1..1024 and pairs in 1..1000"):
         evaluate(model, "clevr", n=4, batch_size=0)
     with pytest.raises(CometError, match="needs ground-truth factors; dataset clevr has none"):
         evaluate(model, "clevr", n=4, metrics=["disentanglement"])

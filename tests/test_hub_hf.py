@@ -113,6 +113,8 @@ def test_offline_skips_the_hf_hub_and_uses_the_cache(home, monkeypatch):
     monkeypatch.setattr(HfHub, "_api", no_requests)
     assert hub.resolve("toy") == toy_cache(home) / "v1"
     assert [e.ref for e in hub.catalog()] == ["toy"]
+    with pytest.raises(CometError, match="not in the cache, and HF_HUB_OFFLINE is set, so hf://zoo was not asked"):
+        hub.resolve("evil")
     with pytest.raises(CometError, match="no version v2; known: v1"):
         hub.resolve("toy@v2")
 

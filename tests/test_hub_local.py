@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from comet_zoo import hub, publish
 from comet_zoo.hub import manifest
@@ -46,7 +47,10 @@ def test_artifact_is_a_plain_model_repo(zoo):
     from huggingface_hub import ModelCard
 
     data = ModelCard.load(v1 / "README.md").data.to_dict()
-    assert data["library_name"] == "comet-zoo" and data["datasets"] == ["shapes"]
+    assert data["library_name"] == "comet-zoo" and data["datasets"] == ["comet-zoo/shapes-procedural"]
+    from comet_zoo.hub.cards import read_card
+
+    assert data["comet_dataset"] == "shapes" and read_card(v1).dataset == "shapes"   # ours, not a benchmark's name
     assert [c["name"] for c in data["concepts"]] == ["obj0", "obj1", "obj2", "obj3"]
     assert {c["kind"] for c in data["concepts"]} == {"local"} and data["concepts"][2]["index"] == 2
     assert data["training"]["train"]["dataset"] == "shapes" and "mse" in data["metrics"]
@@ -179,8 +183,13 @@ def test_push_by_default_goes_to_the_local_hub(tmp_path, zoo):
     manifest.verify(home / "hub" / "mine" / "v1")
     from safetensors import safe_open
 
-    with safe_open(str(home / "hub/mine/v1/model.safetensors"), "pt") as f:
-        assert f.get_tensor(next(iter(f.keys()))).dtype.is_floating_point
+    from safetensors.torch import load_file
+
+    published = home / "hub" / "mine" / "v1"
+    trained, fp32 = load_file(str(model / "model.safetensors")), load_file(str(published / "model.safetensors"))
+    half = load_file(str(published / "model.fp16.safetensors"))
+    assert all((fp32[k] == trained[k]).all() for k in trained)        # the evaluated weights, unchanged
+    assert {v.dtype for v in half.values() if v.is_floating_point()} == {torch.float16}   # a variant beside them
     assert comet("pull", "mine", env=env).returncode == 0
 
 
@@ -193,7 +202,7 @@ def test_concurrent_pulls_end_with_one_good_copy(tmp_path, zoo):
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert {o.strip() for o, _ in outs} == {f"file://{zoo}/toy@v2 → {toy_cache(home, zoo) / 'v2'}"}
-    assert sorted(p.name for p in toy_cache(home, zoo).iterdir()) == ["v2"]  # no temporary leftovers
+    assert sorted(p.name for p in toy_cache(home, zoo).iterdir()) == ["v2", "v2.pulled"]  # no temporary leftovers
     manifest.verify(toy_cache(home, zoo) / "v2")
 
 
@@ -274,6 +283,10 @@ def test_push_puts_eval_metrics_figures_and_weight_facts_on_the_card(tmp_path):
     flat = json.loads(report.read_text())["segmentation"]
     assert metrics["fg_ari"] == pytest.approx(flat["model"]["fg_ari"])
     assert metrics["fg_ari_stripes"] == pytest.approx(flat["stripes"]["fg_ari"])
+    tasks = {r.metric_type: (r.task_type, r.dataset_type) for r in card.data.eval_results}
+    assert tasks["fg_ari"] == ("image-segmentation", "comet-zoo/shapes-procedural")
+    assert tasks["mse"][0] == "image-to-image"
+    assert card.text.count("| mse |") == 1                     # one mse on the card: the evaluation's
     assert "## Decomposition" in card.text and (artifact / "figures" / "0-decomposition.png").is_file()
     assert manifest.sha256_file(artifact / "model.safetensors") in card.text and "float16" in card.text
     bad = comet("push", str(model), "--as", "toy", "--version", "v2", "--eval", str(tmp_path / "missing.json"),
@@ -340,3 +353,82 @@ def test_a_local_model_folder_is_a_reference(tmp_path, zoo):
     missing = comet("compose", f"{tmp_path}/nothere:obj0", "-o", str(tmp_path / "o3.png"), env=env)
     assert missing.returncode == 2 and "model folder not found" in missing.stderr
     assert os.path.basename(str(hub.resolve(str(run / "model")))) == "model"
+
+
+def test_a_cache_edited_together_with_its_manifest_is_caught(home, zoo, tmp_path, monkeypatch):
+    """Files and SHA256SUMS edited together still match each other, but not the manifest
+    recorded at pull time: with the hub at hand the copy is pulled again, without it refused."""
+    path = hub.resolve("toy@v1")
+    genuine = (path / "model.safetensors").read_bytes()
+    _flip(path)
+    _rehash(path)
+    manifest.verify(path)                                             # self-consistent, yet edited
+    assert hub.resolve("toy@v1") == path and (path / "model.safetensors").read_bytes() == genuine
+    copy = tmp_path / "gone-hub"
+    shutil.copytree(zoo, copy)
+    monkeypatch.setenv("COMET_HUB", f"file://{copy}")
+    pulled = hub.resolve("toy@v2")
+    shutil.rmtree(copy)                                               # the hub is gone: only the cache answers
+    _flip(pulled)
+    _rehash(pulled)
+    with pytest.raises(CometError, match="edited after it was pulled"):
+        hub.resolve(f"file://{copy}/toy@v2")
+
+
+def test_pull_refuses_an_artifact_that_cannot_load_and_caches_nothing(home, zoo, tmp_path, monkeypatch):
+    import json
+
+    def break_config(folder: Path) -> None:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "width": "wide"}))
+        _rehash(folder)
+    bad = _damaged_hub(zoo, tmp_path, break_config)
+    result = comet("pull", "toy@v1", env=hub_env(home, f"file://{bad}"))
+    assert result.returncode == 1 and "cannot be loaded: model.width must be an integer" in result.stderr
+    assert not any((home / "models").rglob("model.safetensors"))
+
+
+def test_a_damaged_cache_is_named_and_rm_removes_it(home, zoo):
+    path = hub.resolve("toy@v1")
+    (path / "SHA256SUMS").unlink()
+    assert hub.resolve("toy@v1") == path and (path / "SHA256SUMS").is_file()   # hub at hand: pulled again
+    (path / "SHA256SUMS").unlink()
+    with pytest.raises(CometError, match="toy: the cached copy from .* is damaged"):
+        hub.locate("toy", backends=[_Gone(zoo)])                     # hub unreachable: named, not "unknown"
+    assert hub.remove(f"file://{zoo}/toy") == [f"file://{zoo}/toy@v1"]
+    assert not path.exists() and not (path.parent / "v1.pulled").exists()
+
+
+class _Gone:
+    """The zoo hub, unreachable: it lists nothing, but its cache folder is the zoo's."""
+
+    def __init__(self, zoo: Path):
+        real = open_hub(f"file://{zoo}")
+        self.id, self.url = real.id, real.url
+
+    def names(self):
+        return []
+
+    def versions(self, name):
+        return []
+
+
+def test_a_push_that_loses_a_race_is_a_clear_error(zoo, tmp_path, monkeypatch):
+    import shutil as sh
+
+    hub_dir = tmp_path / "race"
+    target = hub_dir / "toy" / "v1"
+    real_copytree = sh.copytree
+
+    def copy_then_lose(src, dst, *args, **kwargs):  # the other push renames its copy into place meanwhile
+        result = real_copytree(src, dst, *args, **kwargs)
+        if Path(dst).parent == target.parent and not target.exists():
+            target.mkdir()
+            (target / "x").write_text("theirs")
+        return result
+    monkeypatch.setenv("COMET_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("comet_zoo.hub.backends.shutil.copytree", copy_then_lose)
+    with pytest.raises(CometError, match="toy@v1 already exists"):
+        publish.push(make_model(tmp_path / "m"), "toy", "v1", hub=f"file://{hub_dir}",
+                     card_source=make_card_source(tmp_path / "s", "toy"))
+    assert (target / "x").read_text() == "theirs" and sorted(p.name for p in target.parent.iterdir()) == ["v1"]

@@ -126,3 +126,24 @@ def test_learning_rate_warms_up_holds_then_decays_to_min_lr(tmp_path):
         Trainer(tiny_recipe(total_steps=30, lr=2e-3, warmup=4), tmp_path, resume=True)
     with pytest.raises(CometError, match="min_lr"):
         tiny_recipe(min_lr=1.0)
+
+
+def test_a_killed_run_leaves_nothing_behind_on_resume(tmp_path):
+    """Temporaries of a write cut short go, and log lines after the checkpoint are not doubled."""
+    import json
+
+    from comet_zoo.train.trainer import Trainer
+
+    recipe = tiny_recipe()
+    recipe.train.total_steps, recipe.train.checkpoint_every, recipe.train.log_every = 4, 2, 1
+    run = tmp_path / "run"
+    trainer = Trainer(recipe, run)
+    trainer.run(until=3)                       # the checkpoint holds step 3, the log steps 1..3
+    (run / ".checkpoint.safetensors.abc123.tmp").write_bytes(b"x" * 1000)   # what kill -9 leaves
+    with (run / "log.jsonl").open("a") as f:   # step 4 logged, then killed before its checkpoint
+        f.write('{"step": 4, "loss": 0.1, "images_per_s": 1.0}\n{"step": 5, "lo')
+    resumed = Trainer(recipe, run, resume=True)
+    assert not list(run.glob(".*.tmp"))
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
+    resumed.run()
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]

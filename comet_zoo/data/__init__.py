@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .. import registry
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 
 SPLITS = {"train": 0, "test": 1}
 
@@ -61,13 +61,19 @@ def split_rng(seed: int, split: str) -> np.random.Generator:
     return np.random.default_rng([seed, SPLITS[split], 0xC0E7])
 
 
-def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
-    """Validate what a plugin returned, naming the plugin in any error."""
+def check_scenes(scenes: Scenes, plugin: str, n: int | None = None) -> Scenes:
+    """Validate what a plugin returned (n scenes when asked for n), naming the plugin in any error."""
     if not isinstance(scenes, Scenes):
         raise CometError(f"dataset {plugin}: generate() must return comet_zoo.data.Scenes, got {type(scenes).__name__}")
     images = scenes.images
     if not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[1] != 3:
         raise CometError(f"dataset {plugin}: images must be a [N, 3, H, W] array")
+    if images.shape[2] != images.shape[3]:
+        raise CometError(f"dataset {plugin}: images must be square, got {images.shape[2]}x{images.shape[3]}")
+    if n is not None and len(images) != n:
+        raise CometError(f"dataset {plugin}: asked for {n} scenes, generate() returned {len(images)}")
+    if scenes.masks is not None and not isinstance(scenes.masks, np.ndarray):
+        raise CometError(f"dataset {plugin}: masks must be an [N, H, W] array, got {type(scenes.masks).__name__}")
     if images.dtype != np.float32:
         raise CometError(f"dataset {plugin}: images must be float32, got {images.dtype}")
     if len(images) and not np.isfinite(images).all():
@@ -88,13 +94,31 @@ def check_scenes(scenes: Scenes, plugin: str) -> Scenes:
     return scenes
 
 
+MAX_SCENES = 50_000   # per call: 50 000 scenes of 64 px are 2.5 GB of float32
+
+
 def load_dataset(name: str, split: str, n: int, seed: int = 0, **options) -> Scenes:
-    """Build dataset plugin `name` with `options` and generate n scenes of a split."""
-    if n < 1:
-        raise CometError(f"number of scenes must be >= 1, got {n}")
+    """Build dataset plugin `name` with `options` and generate n scenes of a split. A plugin's
+    own failure is reported as one line naming the plugin, never as its traceback."""
+    if not 1 <= n <= MAX_SCENES:
+        raise CometError(f"number of scenes must be in 1..{MAX_SCENES}, got {n}")
     factory = registry.load("datasets", name)
     try:
         dataset = factory(**options)
     except TypeError as exc:
         raise CometError(f"dataset {name}: bad options {options}: {exc}") from None
-    return check_scenes(dataset.generate(split, n, seed), name)
+    except CometError:
+        raise
+    except Exception as exc:
+        raise CometRuntimeError(f"dataset {name} failed to start: {type(exc).__name__}: {_first_line(exc)}") from None
+    try:
+        scenes = dataset.generate(split, n, seed)
+    except CometError:
+        raise
+    except Exception as exc:
+        raise CometRuntimeError(f"dataset {name}: generate() failed: {type(exc).__name__}: {_first_line(exc)}") from None
+    return check_scenes(scenes, name, n)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or ["(no message)"])[0]

@@ -103,8 +103,8 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
     """Score `model` on n scenes of a split; returns the report dict (JSON-ready)."""
     if n < 2:
         raise CometError(f"evaluation needs at least 2 scenes, got {n}")
-    if batch_size < 1 or pairs < 1:
-        raise CometError(f"batch size and pairs must be >= 1, got {batch_size} and {pairs}")
+    if not (1 <= batch_size <= 1024 and 1 <= pairs <= 1000):
+        raise CometError(f"batch size must be in 1..1024 and pairs in 1..1000, got {batch_size} and {pairs}")
     stage = on_stage or (lambda _: None)
     started = time.perf_counter()
     model.eval()

@@ -33,7 +33,7 @@ from .._io import atomic_path
 from ..errors import CometError, CometRuntimeError
 from . import manifest
 from .backends import DirHub, open_hub
-from .names import NAME, Ref, check_name, check_version, parse_ref, qualified, sort_versions
+from .names import NAME, VERSION, Ref, check_name, check_version, parse_ref, qualified, sort_versions
 
 CONFIG_FILE = "config.toml"
 
@@ -179,12 +179,73 @@ def _check_weights(snapshot: Path, label: str) -> None:
         raise CometRuntimeError(f"{label}: model.safetensors is not a valid safetensors file ({exc})") from None
 
 
+def _check_loadable(snapshot: Path, label: str) -> None:
+    """A pull succeeds only for an artifact that loads: a COMET config.json that validates
+    (a baseline's is checked when it is loaded) and, where present, a readable card."""
+    from ..core.config import CometConfig, read_config_json
+    from .cards import read_card
+
+    data = read_config_json(snapshot)
+    try:
+        if data.get("kind", "comet") == "comet":
+            CometConfig.from_dict({k: v for k, v in data.items() if k != "kind"})
+        if (snapshot / "README.md").is_file():
+            read_card(snapshot)
+    except CometError as exc:
+        raise CometRuntimeError(f"{label} cannot be loaded: {exc}") from None
+
+
+# The sha256 of each cached version's SHA256SUMS at pull time, beside the snapshot
+# (NAME/vN.pulled): a snapshot whose files and manifest were edited together still
+# matches its manifest, but no longer the record.
+def _record_path(final: Path) -> Path:
+    return final.parent / f"{final.name}.pulled"
+
+
+def _write_record(final: Path, pulled: Path, source_url: str) -> None:
+    """Record the manifest of `pulled` (the verified download) for `final`, before it moves there."""
+    with atomic_path(_record_path(final)) as tmp:
+        tmp.write_text(json.dumps({"manifest_sha256": manifest.sha256_file(pulled / manifest.MANIFEST),
+                                   "hub": source_url}), encoding="utf-8")
+
+
+def _check_record(final: Path, label: str) -> None:
+    try:
+        recorded = json.loads(_record_path(final).read_text(encoding="utf-8"))["manifest_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CometError(f"{label}: the cached copy has no pull record; it is pulled again") from None
+    if manifest.sha256_file(final / manifest.MANIFEST) != recorded:
+        raise CometError(f"{label}: the cached copy was edited after it was pulled (its SHA256SUMS changed)")
+
+
+def _verify_cached(final: Path, label: str, source) -> None:
+    """The cached snapshot matches its manifest, its pull record and, for a directory hub
+    at hand, the hub's own manifest; any difference raises CometError."""
+    manifest.verify(final, label)
+    _check_record(final, label)
+    original = source.local_snapshot(Path(final).parent.name, final.name) if source is not None else None
+    if original is not None and (manifest.sha256_file(original / manifest.MANIFEST)
+                                 != manifest.sha256_file(final / manifest.MANIFEST)):
+        raise CometError(f"{label}: the cached copy differs from {source.url}'s")
+
+
 # -- resolving references ---------------------------------------------------------
 def _as_ref(ref: Ref | str) -> Ref:
     return parse_ref(ref) if isinstance(ref, str) else ref
 
 
 def _unknown(name: str, backends: list) -> CometError:
+    from .backends import HfHub, hf_offline
+
+    offline = [b.url for b in backends if isinstance(b, HfHub)] if hf_offline() else []
+    damaged = [b.url for b in backends if not cached_versions(b.id, name) and any(
+        VERSION.fullmatch(p.name) for p in (models_dir() / b.id / name).glob("v*") if p.is_dir())]
+    if damaged:
+        return CometRuntimeError(f"{name}: the cached copy from {damaged[0]} is damaged (no {manifest.MANIFEST}); "
+                                 f"`comet rm {name}` and pull it again")
+    if offline:
+        return CometError(f"{name} is not in the cache, and HF_HUB_OFFLINE is set, so {', '.join(offline)} "
+                          "was not asked; unset it to pull")
     known = sorted(({n for b in backends for n in b.names()} | {n for b in backends for n in cached_names(b.id)}) - {name})
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else (f"; known: {', '.join(known)}" if known else "")
@@ -256,14 +317,14 @@ def resolve(ref: Ref | str, on_start: Callable[[int | None], None] | None = None
     final = cached_path(hub_id, ref.name, ref.version)
     if final.is_dir():  # a verified snapshot is read without the lock: a read-only cache works
         try:
-            manifest.verify(final, label)
+            _verify_cached(final, label, source)
             return final
         except CometError:
-            pass        # damaged (or being replaced): sort it out under the lock
+            pass        # damaged, edited (or being replaced): sort it out under the lock
     with _lock(hub_id, ref.name, ref.version):
         if final.is_dir():
             try:
-                manifest.verify(final, label)
+                _verify_cached(final, label, source)
                 return final
             except CometError:
                 if source is None:
@@ -284,6 +345,8 @@ def resolve(ref: Ref | str, on_start: Callable[[int | None], None] | None = None
             source.fetch(ref.name, ref.version, tmp, on_bytes)
             manifest.verify(tmp, f"{label} from {source.url}")
             _check_weights(tmp, label)
+            _check_loadable(tmp, label)
+            _write_record(final, tmp, source.url)
             os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -328,13 +391,17 @@ def remove(ref: Ref | str) -> list[str]:
         raise CometError(f"{ref} is a local folder, not a cached model; delete it yourself")
     known = cached_hubs()
     ids = [open_hub(ref.hub).id] if ref.hub else list(known)
-    targets = [(i, v) for i in ids for v in cached_versions(i, ref.name) if ref.version in (None, v)]
+    def present(hub_id: str) -> list[str]:  # damaged copies (no manifest) included: rm is how they go
+        folder = models_dir() / hub_id / ref.name
+        return sort_versions(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    targets = [(i, v) for i in ids for v in present(i) if ref.version in (None, v)]
     if not targets:
         raise CometError(f"{ref} is not in the cache ({models_dir()})")
     removed = []
     for hub_id, version in targets:
         with _lock(hub_id, ref.name, version):
             shutil.rmtree(cached_path(hub_id, ref.name, version), ignore_errors=True)
+            _record_path(cached_path(hub_id, ref.name, version)).unlink(missing_ok=True)
         for stale in (models_dir() / hub_id / ref.name).glob(f".{version}-*"):  # a killed pull's leftovers
             shutil.rmtree(stale, ignore_errors=True)
         removed.append(qualified(known.get(hub_id, ref.hub or hub_id), f"{ref.name}@{version}"))

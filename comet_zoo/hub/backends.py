@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -104,12 +105,21 @@ class DirHub:
         if target.exists():
             raise CometError(f"{name}@{version} already exists in {self.url}; versions are immutable, push a new version")
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{version}-*"):  # a killed push's copy, once an hour old
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
         try:
             shutil.copytree(artifact, tmp, dirs_exist_ok=True,
                             ignore=lambda d, names: [n for n in names if n.startswith(".")])
             manifest.verify(tmp, f"{name}@{version}")
-            os.rename(tmp, target)  # the version appears complete or not at all
+            try:
+                os.rename(tmp, target)  # the version appears complete or not at all
+            except OSError:             # another push of this version won the race
+                if target.exists():
+                    raise CometError(f"{name}@{version} already exists in {self.url}; versions are immutable, "
+                                     "push a new version") from None
+                raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return f"{self.url}/{name}/{version}"

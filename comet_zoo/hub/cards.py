@@ -141,6 +141,23 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def dataset_id(plugin: str) -> str:
+    """The Hub data-set id of our procedural renders: never the real benchmark's name (our
+    `clevr` is 32-px ray-cast scenes, not the CLEVR data set)."""
+    return f"comet-zoo/{plugin}-procedural"
+
+
+def metric_task(key: str) -> tuple[str, str]:
+    """(Hub task type, task name) of a metric, so each group gets its own model-index task."""
+    if key.startswith("recombination"):
+        return "image-to-image", "recombination"
+    if "ari" in key or key.startswith(("msc", "wsc")):
+        return "image-segmentation", "unsupervised object segmentation"
+    if key.startswith(("mig", "mcc", "dci", "betavae")):
+        return "image-feature-extraction", "disentanglement"
+    return "image-to-image", "reconstruction"
+
+
 def render(*, name: str, version: str, source: dict, config: dict, training: dict,
            exemplars: list[str], metrics: dict[str, float], dataset: str | None,
            reconstructions: str | None = None, figures: list[tuple[str, str]] = (),
@@ -154,14 +171,16 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
     concepts = check_concepts(raw, config["num_components"], exemplars, f"card of {name}")
     title = source.get("title") or f"COMET: {name}"
     tags = BASE_TAGS + [t for t in source.get("tags", []) if t not in BASE_TAGS]
-    eval_results = [EvalResult(task_type="image-to-image", task_name="reconstruction",
-                               dataset_type=dataset or "unknown", dataset_name=dataset or "unknown",
+    hub_dataset = dataset_id(dataset) if dataset else "unknown"
+    eval_results = [EvalResult(task_type=metric_task(key)[0], task_name=metric_task(key)[1],
+                               dataset_type=hub_dataset, dataset_name=f"{dataset} (comet-zoo procedural renders)",
                                dataset_split="test", metric_type=key, metric_name=key, metric_value=float(value))
                     for key, value in metrics.items()]
     data = ModelCardData(
         library_name="comet-zoo", license=source.get("license", "mit"), tags=tags,
         pipeline_tag="image-to-image",   # images in, images out: reconstruct, decompose, recombine
-        datasets=[dataset] if dataset else None, metrics=sorted(metrics), model_name=name,
+        datasets=[hub_dataset] if dataset else None, comet_dataset=dataset,
+        metrics=sorted(metrics), model_name=name,
         eval_results=eval_results or None,
         version=version, training=training, exemplars=exemplars,
         concepts=[c.to_dict() for c in concepts],
@@ -219,7 +238,7 @@ def read_card(snapshot: str | Path) -> CardInfo:
     datasets = data.get("datasets") or []
     return CardInfo(
         name=name, version=version, concepts=check_concepts(raw, len(raw), exemplars, str(path)),
-        exemplars=exemplars, dataset=datasets[0] if datasets else None,
+        exemplars=exemplars, dataset=data.get("comet_dataset") or (datasets[0] if datasets else None),
         title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
         metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
     )
@@ -268,9 +287,9 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
         card = ModelCard(f"---\nlibrary_name: comet-zoo\ntags: {BASE_TAGS}\n---\n\n# {folder.resolve().name}\n")
     data = card.data
     data.model_name = data.model_name or folder.resolve().name   # the model-index needs one
-    new = [EvalResult(task_type="image-segmentation" if "ari" in key or key.startswith(("msc", "wsc")) else "image-to-image",
-                      dataset_type=dataset, dataset_name=dataset, dataset_split=split,
-                      metric_type=key, metric_name=key, metric_value=float(value))
+    new = [EvalResult(task_type=metric_task(key)[0], task_name=metric_task(key)[1],
+                      dataset_type=dataset_id(dataset), dataset_name=f"{dataset} (comet-zoo procedural renders)",
+                      dataset_split=split, metric_type=key, metric_name=key, metric_value=float(value))
            for key, value in metrics.items()]
     kept = [r for r in (data.eval_results or []) if r.metric_type not in metrics]
     data.eval_results = kept + new

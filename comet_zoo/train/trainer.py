@@ -52,6 +52,13 @@ class StepStats:
     images_per_s: float
 
 
+def _logged_step(line: str) -> float:
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):
+        return float("inf")   # a torn last line (killed mid-write) goes too
+
+
 class Trainer:
     def __init__(self, recipe: Recipe, out_dir: str | Path, device: str = "cpu", resume: bool = False,
                  overwrite: bool = False):
@@ -68,6 +75,11 @@ class Trainer:
         if overwrite and not resume:
             for name in held:
                 (self.out_dir / name).unlink()
+        # A run killed mid-write leaves its atomic writes' temporaries (".checkpoint.safetensors.x.tmp",
+        # tens of MB); this process owns the folder now, so they go.
+        for folder in (self.out_dir, self.out_dir / "model"):
+            for stale in folder.glob(".*.tmp") if folder.is_dir() else []:
+                stale.unlink(missing_ok=True)
         self.device = resolve_device(device)
         self.rank, self.world_size = init_from_env(self.device)
         if self.cfg.batch_size % self.world_size:
@@ -251,4 +263,17 @@ class Trainer:
         self.generator.set_state(tensors["rng/generator"])
         torch.set_rng_state(tensors["rng/torch"])
         self.step = int(meta["step"])
+        self._trim_log()
+
+    def _trim_log(self) -> None:
+        """Drop log lines after the checkpoint's step (written before a kill): a resumed run
+        logs those steps again, and each step must appear once."""
+        log = self.out_dir / "log.jsonl"
+        if self.rank != 0 or not log.is_file():
+            return
+        lines = log.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if _logged_step(line) <= self.step]
+        if len(kept) != len(lines):
+            with atomic_path(log) as tmp:
+                tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
