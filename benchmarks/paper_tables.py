@@ -36,11 +36,14 @@ from comet_zoo._io import atomic_path
 from comet_zoo.architectures import load_model
 from comet_zoo.eval.evaluate import evaluate
 from comet_zoo.train.recipe import Recipe
-from comet_zoo.train.trainer import Trainer
+from comet_zoo.train.trainer import CHECKPOINT, Trainer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 SIZE = 32
 CLEVR = {"min_objects": 2, "max_objects": 3}
-TRAIN = dict(train_size=2048, batch_size=32, lr=1e-3, total_steps=10 ** 9, checkpoint_every=10 ** 9, log_every=10 ** 9)
+# Checkpoints every 200 steps: an interrupted table resumes each model where it stopped.
+TRAIN = dict(train_size=2048, batch_size=32, lr=1e-3, total_steps=10 ** 9, checkpoint_every=200, log_every=100)
 
 
 def comet(k: int, latent: int, pos, encoder: str = "recurrent") -> dict:
@@ -82,16 +85,29 @@ def train(name: str, model: dict, dataset: str, options: dict, args) -> dict:
         return meta
     recipe = Recipe.from_dict({"model": model, "train": {**TRAIN, "dataset": dataset, "dataset_options": options,
                                                          "seed": args.seed}})
-    trainer = Trainer(recipe, run, device=args.device, resume=meta is not None)
-    trainer.model.train()
-    start, steps0 = time.perf_counter(), trainer.step
-    while time.perf_counter() - start < args.minutes * 60:
-        trainer.train_step()
+    # Training seconds of an interrupted run are kept beside its checkpoints (progress.json):
+    # a restart resumes the checkpoint and trains only for what is left of the budget.
+    progress_path = run / "progress.json"
+    done = 0.0 if meta else json.loads(progress_path.read_text())["train_seconds"] if progress_path.is_file() else 0.0
+    trainer = Trainer(recipe, run, device=args.device, resume=(run / CHECKPOINT).is_file())
+    budget, steps0 = max(args.minutes * 60 - done, 0.0), trainer.step
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TextColumn("of"),
+               TextColumn(f"{budget / 60:.0f} min"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(name, total=budget)
+        start = time.perf_counter()
+
+        def on_step(stats) -> None:
+            elapsed = time.perf_counter() - start
+            bar.update(task, completed=min(elapsed, budget), description=f"{name}: step {stats.step}")
+            if stats.step % TRAIN["checkpoint_every"] == 0:   # checkpointed now: record the time with it
+                with atomic_path(progress_path) as tmp:
+                    tmp.write_text(json.dumps({"train_seconds": done + elapsed}))
+        trainer.run(until=TRAIN["total_steps"], time_limit=budget, on_step=on_step)
     wall = time.perf_counter() - start
-    trainer.save_checkpoint()
     trainer.export()
     meta = {"name": name, "dataset": dataset, "parameters": trainer.model.num_parameters(),
-            "steps": trainer.step, "train_seconds": (meta or {}).get("train_seconds", 0.0) + wall,
+            "steps": trainer.step, "train_seconds": (meta or {}).get("train_seconds", done) + wall,
             "machine": machine(), "config": recipe.model.to_dict()}
     with atomic_path(meta_path) as tmp:
         tmp.write_text(json.dumps(meta, indent=2))

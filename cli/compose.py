@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ._choices import Sampler
 from ._console import console
 
 
@@ -17,7 +18,7 @@ def compose(
     steps: Optional[int] = typer.Option(
         None, "--steps", help="Descent steps; default 4 × the models' largest N (a few concepts leave canvas "
                               "that no concept claims, and it clears more slowly than in training)."),
-    sampler: str = typer.Option("gd", "--sampler", help="gd (the paper's), langevin or anneal."),
+    sampler: Sampler = typer.Option(Sampler.gd, "--sampler", help="gd (the paper's), langevin or anneal."),
     seed: int = typer.Option(0, "--seed", help="Seed of x_0 and of sampler noise."),
     batch: int = typer.Option(1, "--batch", help="Number of samples generated at once."),
     gif: Optional[Path] = typer.Option(None, "--gif", help="Also write the descent trajectory as a GIF."),
@@ -37,7 +38,7 @@ def compose(
         raise CometError(f"--scale must be 1..16, got {scale}")
     composer = Composer.from_specs(specs, size=size, device=resolve_device(device), bf16=bf16)
     frames: list | None = [] if gif else None
-    picture = composer.picture(batch, scale=scale, steps=steps, sampler=sampler, seed=seed, trajectory=frames)
+    picture = composer.picture(batch, scale=scale, steps=steps, sampler=sampler.value, seed=seed, trajectory=frames)
     save_png(picture, out)
     if gif:
         save_gif(frames, gif)

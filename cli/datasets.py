@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ._choices import Split
 from ._console import console, parse_key_values, plain
 
 app = typer.Typer(help="Dataset plugins: list them, preview their scenes.", no_args_is_help=True)
@@ -43,7 +44,7 @@ def preview(
     name: str = typer.Argument(..., help="Dataset name (or dist:name), e.g. clevr."),
     out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
     n: int = typer.Option(16, "--n", "-n", help="Number of scenes."),
-    split: str = typer.Option("train", "--split", help="train or test."),
+    split: Split = typer.Option(Split.train, "--split", help="train or test."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the scenes."),
     size: Optional[int] = typer.Option(None, "--size", help="Image size (default: the dataset's)."),
     nrow: int = typer.Option(8, "--nrow", help="Scenes per row."),
@@ -60,7 +61,7 @@ def preview(
     options = parse_key_values(option)
     if size is not None:
         options["size"] = size
-    scenes = load_dataset(name, split, n, seed, **options)
+    scenes = load_dataset(name, split.value, n, seed, **options)
     from comet_zoo.data.images import save_png  # torch: only once there is something to draw
     from comet_zoo.data.preview import preview_image
 

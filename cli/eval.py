@@ -8,13 +8,14 @@ from typing import List, Optional
 
 import typer
 
+from ._choices import Readout, Split
 from ._console import console, errors, parse_key_values, plain
 
 
 def evaluate(
     model: str = typer.Argument(..., help="Zoo name[@version] or a local model folder (COMET, beta-vae, slot-attention)."),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset plugin, e.g. clevr, clevr-lighting, falcor."),
-    split: str = typer.Option("test", "--split", help="train or test."),
+    split: Split = typer.Option(Split.test, "--split", help="train or test."),
     n: int = typer.Option(1000, "--n", help="Number of scenes."),
     seed: int = typer.Option(0, "--seed", help="Seed of the scenes, x_0 and baselines."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list of reconstruction, segmentation, "
@@ -22,7 +23,7 @@ def evaluate(
     option: List[str] = typer.Option([], "--option", "-O", help="Dataset option KEY=VALUE (repeatable), e.g. max_objects=3."),
     resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
     pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
-    readout: str = typer.Option("clean", "--readout", help="COMET segmentation from its gradient maps: clean (smoothed, "
+    readout: Readout = typer.Option(Readout.clean, "--readout", help="COMET segmentation from its gradient maps: clean (smoothed, "
                                 "weak pixels to background) or argmax (the paper's, every pixel to a component)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override: pixels whose strongest gradient is below "
                                               "this fraction of the image's peak are background."),
@@ -45,8 +46,7 @@ def evaluate(
 
     from comet_zoo.eval.segment import READOUTS
 
-    if readout not in READOUTS:
-        raise CometError(f"--readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    split, readout = split.value, readout.value
     overrides = {key: v for key, v in (("threshold", threshold), ("smooth", smooth)) if v is not None}
     chosen = dataclasses.replace(READOUTS[readout], **overrides)
     groups = parse_groups(metrics)
@@ -66,9 +66,15 @@ def evaluate(
         errors.print(f"warning: --option {key}={value} overrides the value the model was trained with "
                      f"({trained[key]!r})", soft_wrap=True)
     options = {**trained, **given}
-    with console.status("evaluating") as status:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("evaluating", total=None)
         report = run(net, dataset, split=split, n=n, seed=seed, options=options, metrics=groups, resize=resize,
-                     batch_size=batch_size, pairs=pairs, readout=chosen, on_stage=lambda s: status.update(s))
+                     batch_size=batch_size, pairs=pairs, readout=chosen,
+                     on_stage=lambda text: progress.update(task, description=text),
+                     on_progress=lambda done, total: progress.update(task, completed=done, total=total))
     report["model"]["ref"] = model
     report["dataset"]["trained_options"], report["dataset"]["overrides"] = trained, overrides
     _print(report)

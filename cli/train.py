@@ -56,7 +56,10 @@ def train(
         raise CometError(f"--time-limit must be a number of minutes > 0, got {time_limit}")
     clean = False
     try:
-        _train(Trainer(spec, out, device=device, resume=resume, overwrite=overwrite), spec, out, None if time_limit is None else time_limit * 60)
+        # Rendering the training set takes a while before the first step: say so.
+        with console.status(f"rendering {spec.train.train_size} training scenes of {spec.train.dataset}"):
+            trainer = Trainer(spec, out, device=device, resume=resume, overwrite=overwrite)
+        _train(trainer, spec, out, None if time_limit is None else time_limit * 60)
         clean = True
     finally:
         shutdown(clean)

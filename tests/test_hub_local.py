@@ -91,7 +91,7 @@ def test_cli_pull_list_card_rm(home, zoo):
     ("../x", "is a local folder"), ("/etc/passwd", "is a local folder"), ("Toy", "expected NAME[@vN]"),
     ("toy@1", "invalid version"), ("toy@v1/../../x", "is a local folder"), ("toi", "did you mean toy"),
     ("file://relative/toy", "an absolute DIR"), ("hf-hub:toy", "expected hf-hub:ORG/NAME"),
-    ("bundled:toy@v01", "invalid version"), (f"file:///nowhere/toy", "toy is not in file:///nowhere"),
+    ("bundled:toy@v01", "invalid version"), ("file:///nowhere/toy", "toy is not in file:///nowhere"),
     ("toy@v9", "no version v9; known: v1, v2"),
 ])
 def test_bad_names_are_one_line_errors(home, zoo, bad, message):
@@ -181,7 +181,6 @@ def test_push_by_default_goes_to_the_local_hub(tmp_path, zoo):
     pushed = comet("push", str(model), "--as", "mine", "--version", "v1", "--card", str(src), "--fp16", env=env)
     assert pushed.returncode == 0, pushed.stderr
     manifest.verify(home / "hub" / "mine" / "v1")
-    from safetensors import safe_open
 
     from safetensors.torch import load_file
 
@@ -432,3 +431,12 @@ def test_a_push_that_loses_a_race_is_a_clear_error(zoo, tmp_path, monkeypatch):
         publish.push(make_model(tmp_path / "m"), "toy", "v1", hub=f"file://{hub_dir}",
                      card_source=make_card_source(tmp_path / "s", "toy"))
     assert (target / "x").read_text() == "theirs" and sorted(p.name for p in target.parent.iterdir()) == ["v1"]
+
+
+def test_a_push_to_an_unwritable_hub_is_one_line(tmp_path):
+    env = hub_env(tmp_path / "home", "bundled")
+    model = make_model(tmp_path / "m")
+    out = comet("push", str(model), "--as", "toy", "--version", "v1", "--hub", "file:///proc/hub",
+                "--card", str(make_card_source(tmp_path / "s", "toy")), env=env)
+    assert out.returncode == 1 and "cannot publish to file:///proc/hub" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

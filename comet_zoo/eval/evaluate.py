@@ -99,8 +99,11 @@ def _batches(model, images: np.ndarray, batch_size: int, seed: int):
 def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: int = 0,
              options: dict | None = None, metrics: list[str] | None = None, resize: bool = False,
              batch_size: int = 32, pairs: int = 16, readout: Readout = CLEAN,
-             on_stage: Callable[[str], None] | None = None) -> dict:
-    """Score `model` on n scenes of a split; returns the report dict (JSON-ready)."""
+             on_stage: Callable[[str], None] | None = None,
+             on_progress: Callable[[int, int], None] | None = None) -> dict:
+    """Score `model` on n scenes of a split; returns the report dict (JSON-ready).
+    `on_stage(text)` names each stage; `on_progress(done, total)` counts the scenes
+    reconstructed (and segmented), batch by batch: the long stage."""
     if n < 2:
         raise CometError(f"evaluation needs at least 2 scenes, got {n}")
     if not (1 <= batch_size <= 1024 and 1 <= pairs <= 1000):
@@ -147,6 +150,8 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
             argmax.append(labels_from_maps(maps, ARGMAX).cpu())                  # the paper's, for comparison
         elif "segmentation" in wanted:
             predicted.append(segment(model, x, recon, z).cpu())
+        if on_progress:
+            on_progress(sum(len(i) for i in images), len(scenes.images))
     x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
     report: dict = {
         "model": {"kind": kind_of(model), "parameters": int(model.num_parameters()), "image_size": size,

@@ -104,11 +104,14 @@ class DirHub:
         target = self.root / check_name(name) / check_version(version)
         if target.exists():
             raise CometError(f"{name}@{version} already exists in {self.url}; versions are immutable, push a new version")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        for stale in target.parent.glob(f".{version}-*"):  # a killed push's copy, once an hour old
-            if time.time() - stale.stat().st_mtime > 3600:
-                shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            for stale in target.parent.glob(f".{version}-*"):  # a killed push's copy, once an hour old
+                if time.time() - stale.stat().st_mtime > 3600:
+                    shutil.rmtree(stale, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+        except OSError as exc:
+            raise CometRuntimeError(f"cannot publish to {self.url}: {exc.strerror or exc}") from None
         try:
             shutil.copytree(artifact, tmp, dirs_exist_ok=True,
                             ignore=lambda d, names: [n for n in names if n.startswith(".")])
@@ -120,6 +123,8 @@ class DirHub:
                     raise CometError(f"{name}@{version} already exists in {self.url}; versions are immutable, "
                                      "push a new version") from None
                 raise
+        except OSError as exc:          # a full disk, a read-only hub
+            raise CometRuntimeError(f"cannot publish to {self.url}: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return f"{self.url}/{name}/{version}"
