@@ -190,6 +190,12 @@ def write_markdown(results: dict, args, started: str) -> str:
         rows.append([label, fmt(d["betavae"], 100, 2), fmt(d["mig"], 100, 2), fmt(d["mcc"], 100, 2),
                      fmt(d["dci_disentanglement"], 100, 2), fmt(r[name]["report"]["reconstruction"]["mse"], 1, 4),
                      *size_cols(meta(name))])
+        # What no learning scores, beside every model: its architecture untrained, a random projection.
+        for baseline, text in (("random_init", "untrained (random init)"), ("random_projection", "random projection")):
+            b = d.get("baselines", {}).get(baseline)
+            if b:
+                rows.append([f"  {text}, as {label.split(' (')[0]}", fmt(b["betavae"], 100, 2), fmt(b["mig"], 100, 2),
+                             fmt(b["mcc"], 100, 2), fmt(b["dci_disentanglement"], 100, 2), "–", "–", "0", "–"])
     out += [table(["model", "BetaVAE", "MIG", "MCC", "DCI-D", "recon. MSE", "parameters", "steps", "train s"], rows), ""]
 
     rec = r["clevr-lighting-comet"]["report"].get("recombination", {})

@@ -58,6 +58,7 @@ def view_scale(canvas: int) -> int:
 
 
 MAX_BATCH = 64     # images per compose call (a grid of at most 8 x 8)
+MAX_STEPS = 10_000  # descent steps per compose call (the zoo's default is 4 x 5)
 
 # Descent steps by default: 4 × the models' largest N. Measured on the zoo
 # (docs/compose_steps.png): N steps leave noise where no chosen concept acts; 4N clears
@@ -154,8 +155,8 @@ class Composer:
         `steps` steps (default STEPS_FACTOR × the models' largest N, as `comet compose`)."""
         if not 1 <= batch <= MAX_BATCH:
             raise CometError(f"batch must be in 1..{MAX_BATCH}, got {batch}")
-        if steps is not None and steps < 1:
-            raise CometError(f"steps must be >= 1, got {steps}")
+        if steps is not None and not 1 <= steps <= MAX_STEPS:
+            raise CometError(f"steps must be in 1..{MAX_STEPS}, got {steps}")
         if not 0 <= seed < 2**63:
             raise CometError(f"seed must be in 0..2**63-1, got {seed}")
         schedule = get_schedule(sampler)

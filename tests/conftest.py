@@ -37,3 +37,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_comet_home(tmp_path_factory):
+    """No test reads or writes the user's cache or config: a fresh COMET_HOME for the session
+    (tests that need their own set it again)."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("comet-home")
+    mp.setenv("COMET_HOME", str(home))
+    mp.setenv("COMET_CONFIG", str(home / "no-config.toml"))
+    yield
+    mp.undo()

@@ -256,7 +256,8 @@ def test_bad_specs_get_one_line_naming_the_spec(zoo, spec, message):
 
 @pytest.mark.parametrize("option, value, message", [
     ("--size", "0", "canvas size must be in 8..1024"),      # 0 is not "the default"
-    ("--steps", "0", "steps must be >= 1"),
+    ("--steps", "0", "steps must be in 1..10000"),
+    ("--steps", "99999", "steps must be in 1..10000"),
     ("--seed", "-1", "seed must be in 0..2**63-1"),
     ("--seed", str(2**64), "seed must be in 0..2**63-1"),
     ("--batch", "0", "batch must be in 1..64"),

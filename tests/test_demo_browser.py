@@ -14,14 +14,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("gradio", reason="the demo tests need the `demo` extra (gradio)")
 pytest.importorskip("playwright", reason="the browser tests need playwright")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium: `.ci/run` installs Debian's chromium")
+
+SPEC_WORDS = st.sampled_from(["clevr:obj0", "clevr:obj9", "clevr", "nope:obj0", "clevr:obj0*x", "clevr:obj0@99",
+                               "clevr:obj0@/dev/null", "bundled:clevr:obj1", "hf-hub:x", "./nothere:obj0", "::", "*"])
 
 # As the machine's notes say: without the background-networking flags Chromium keeps
 # dialling out of a closed network.
@@ -180,3 +186,24 @@ def test_card_html_is_escaped(tmp_path):
 
     out = _markdown("<script>alert(1)</script>\n\n[x](javascript:alert(1)) ![y](exemplars/0.png)")
     assert "<script>" not in out and "href=\"javascript" not in out and 'src="exemplars/0.png"' in out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(typed=st.one_of(st.text(max_size=40), st.lists(SPEC_WORDS, max_size=3).map(" ".join)),
+       seed=st.sampled_from([0, 1.5, -1, 2**70]), steps=st.sampled_from([0, 1, -2, 1e9]))
+def test_fuzzed_page_input_gives_one_message_or_a_picture(typed, seed, steps):
+    """The page's compose action (the handler the button calls, with its error wrapper) on
+    fuzzed specs and numbers: a picture, or one gr.Error line; nothing else escapes."""
+    import gradio as gr
+
+    from comet_zoo.demo import MAX_TERMS, _friendly, run_compose
+
+    action = _friendly(lambda typed, seed, steps: run_compose([(None, 1.0, None)] * MAX_TERMS, typed, seed, "gd",
+                                                               steps, device="cpu"))
+    try:
+        with mock.patch.dict(os.environ, {"COMET_HUB": "bundled"}):   # the session's COMET_HOME (conftest)
+            picture, html = action(typed, seed, steps)
+    except gr.Error as exc:
+        assert str(exc.message).strip() and "\n" not in str(exc.message) and "Traceback" not in str(exc.message)
+    else:
+        assert picture.size[0] >= 128 and html.startswith("<img")

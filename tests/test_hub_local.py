@@ -440,3 +440,18 @@ def test_a_push_to_an_unwritable_hub_is_one_line(tmp_path):
                 "--card", str(make_card_source(tmp_path / "s", "toy")), env=env)
     assert out.returncode == 1 and "cannot publish to file:///proc/hub" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_cached_model_is_read_without_writing_to_comet_home(home, zoo, monkeypatch):
+    """A read-only COMET_HOME (a shared cache) still serves what it holds: a verified
+    snapshot is read without the lock file or any other write."""
+    path = hub.resolve("toy@v1")
+    hub.card("toy@v1")
+
+    def no_writes(*args, **kwargs):
+        raise AssertionError("wrote to COMET_HOME")
+    monkeypatch.setattr(hub, "_lock", no_writes)
+    monkeypatch.setattr(hub, "_record_hub", no_writes)
+    monkeypatch.setattr(hub, "atomic_path", no_writes)
+    assert hub.resolve("toy@v1") == path and hub.card(f"file://{zoo}/toy@v1").version == "v1"
+    assert hub.load_model("toy@v1").config.num_components == 4
