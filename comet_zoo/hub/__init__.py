@@ -1,6 +1,6 @@
 """The hub's read path: a model reference → a verified local snapshot; the cache and the hubs.
 
-    resolve("clevr@v1")             → COMET_HOME/models/bundled/clevr/v1, every file checked
+    resolve("clevr@v4")             → COMET_HOME/models/bundled/clevr/v4, every file checked
     resolve("hf-hub:org/clevr")     → the newest tag of org/clevr, cached under that hub's id
     load_model("./runs/x/model")    → a local model folder, loaded as it is
     card("clevr")                   → the parsed concept card
