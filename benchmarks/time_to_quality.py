@@ -159,8 +159,10 @@ def run(args) -> None:
     plot(out)
 
 
-def plot(out: Path) -> Path:
-    """fg-ARI against training minutes, one curve per OUT/*.jsonl; stripes dashed."""
+def plot(out: Path, x: str = "train_min", y: str = "fg_ari") -> Path:
+    """`y` (fg_ari, msc_clean, …) against `x` (train_min, or step: the fair axis when runs
+    shared a loaded machine), one curve per OUT/*.jsonl; stripes dashed on fg-ARI plots.
+    Written to OUT/fg_ari.png for the default, else OUT/<y>_by_<x>.png."""
     from PIL import Image, ImageDraw
 
     from comet_zoo.data.images import save_png
@@ -169,7 +171,7 @@ def plot(out: Path) -> Path:
     stripes = None
     for path in sorted(out.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        points = [(r["train_min"], r["fg_ari"]) for r in rows if "fg_ari" in r]
+        points = [(r[x], r[y]) for r in rows if y in r]
         stripes = next((r["stripes_fg_ari"] for r in rows if "stripes_fg_ari" in r), stripes)
         if points:
             curves[path.stem] = points
@@ -183,18 +185,20 @@ def plot(out: Path) -> Path:
     d.line([(m, m), (m, h - m)], fill="black")
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
         d.text((8, sy(v) - 6), f"{v:.2f}", fill="black")
-    d.text((w // 2 - 60, h - m + 18), f"training minutes (0..{t_max:.0f})", fill="black")
-    d.text((m, 12), "fg-ARI of gradient segmentation vs. training time", fill="black")
+    axis = "training minutes" if x == "train_min" else "training steps"
+    d.text((w // 2 - 60, h - m + 18), f"{axis} (0..{t_max:.0f})", fill="black")
+    d.text((m, 12), f"{y} of gradient segmentation vs. {axis}", fill="black")
     colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
     for i, (name, pts) in enumerate(curves.items()):
         c = colours[i % len(colours)]
         d.line([(sx(t), sy(v)) for t, v in pts], fill=c, width=2) if len(pts) > 1 else None
         d.text((w - m - 150, m + 14 * i), name, fill=c)
-    if stripes is not None:
-        for x in range(m, w - m, 12):
-            d.line([(x, sy(stripes)), (x + 6, sy(stripes))], fill="gray")
+    if stripes is not None and y.startswith("fg_ari"):
+        for px in range(m, w - m, 12):
+            d.line([(px, sy(stripes)), (px + 6, sy(stripes))], fill="gray")
         d.text((w - m - 150, sy(stripes) - 14), f"stripes {stripes:.2f}", fill="gray")
-    return save_png(im, out / "fg_ari.png")
+    name = "fg_ari.png" if (x, y) == ("train_min", "fg_ari") else f"{y}_by_{x}.png"
+    return save_png(im, out / name)
 
 
 def table(out: Path, every: float = 10.0) -> str:
@@ -234,7 +238,8 @@ def main() -> None:
     parser.add_argument("--table", metavar="OUT", help="only print markdown rows from OUT's logs")
     args = parser.parse_args()
     if args.plot:
-        print(plot(Path(args.plot)))
+        for x, y in (("train_min", "fg_ari"), ("step", "fg_ari"), ("step", "fg_ari_clean"), ("step", "msc_clean")):
+            print(plot(Path(args.plot), x, y))
         return
     if args.table:
         print(table(Path(args.table)))
