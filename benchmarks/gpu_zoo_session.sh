@@ -39,10 +39,17 @@ ttq lambda4000 clevr32 --set model.stem=pool --set model.step_size=4000
 ttq n3 clevr32 --set model.stem=pool --set model.steps=3
 ttq b64 clevr32 --set model.stem=pool --set train.batch_size=64
 ttq langevin clevr32 --set model.stem=pool --set train.sampler=langevin
+# The CPU rounds' best (docs/time_to_quality.md, rounds 3-4): slot encoder, FiLM without offset, λ 2000.
+ttq slot-film0-l2000 clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 --set model.step_size=2000
+ttq slot-film0-l2000-b64 clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 \
+  --set model.step_size=2000 --set train.batch_size=64
 # Zoo candidates on the same recipe family: the paper-shaped 64 px CLEVR and the others.
 ttq clevr64-pool clevr64 --set model.stem=pool
 ttq tetrominoes-slot tetrominoes --set model.encoder=slot --set train.batch_size=64
 ttq lighting-slot clevr-lighting --set model.stem=pool --set model.encoder=slot --set train.batch_size=64
+# The new zoo model clevr64 (issue 15) from its bundled recipe, resumable from runs/gpu/clevr64.
+timeout -s INT -k 40 "$HARD" comet train clevr64 --out runs/gpu/clevr64 --device "$DEVICE" \
+  --time-limit "$MINUTES" >runs/gpu/clevr64.out 2>&1 &
 # Slot Attention for Table 1, the same wall time on the same GPU.
 timeout -s INT -k 40 "$HARD" comet train slot-attention-clevr --out runs/gpu/slot-attention --device "$DEVICE" \
   --steps 1000000 --time-limit "$MINUTES" >runs/gpu/slot-attention.out 2>&1 &
