@@ -147,3 +147,29 @@ def test_a_killed_run_leaves_nothing_behind_on_resume(tmp_path):
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2, 3]
     resumed.run()
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def test_a_checkpoint_from_before_a_new_setting_still_resumes(tmp_path):
+    """Settings added later (model.stem, train.sampler, …) at their defaults do not change a
+    run: a checkpoint whose recipe lacks them resumes (the zoo-runs/ checkpoints do)."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from comet_zoo.train.trainer import CHECKPOINT, Trainer
+
+    recipe = tiny_recipe()
+    recipe.train.total_steps, recipe.train.checkpoint_every = 2, 2
+    run = tmp_path / "run"
+    Trainer(recipe, run).run()
+    path = run / CHECKPOINT
+    with safe_open(str(path), "pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    old = json.loads(meta["recipe"])
+    del old["train"]["sampler"], old["train"]["micro_batch"], old["model"]["film_offset"]
+    save_file(tensors, str(path), metadata={**meta, "recipe": json.dumps(old)})
+    assert Trainer(recipe, run, resume=True).step == 2
+    recipe.model.film_offset = 0.5                      # a real change is still refused
+    with pytest.raises(CometError, match="different recipe"):
+        Trainer(recipe, run, resume=True)

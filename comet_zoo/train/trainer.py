@@ -52,6 +52,15 @@ class StepStats:
     images_per_s: float
 
 
+def _with_defaults(text: str) -> dict:
+    """A checkpoint's recipe with today's defaults for the fields added since it was written
+    (a new setting at its default does not change a run, so old checkpoints still resume)."""
+    try:
+        return Recipe.from_dict(json.loads(text)).to_dict()
+    except (CometError, ValueError, TypeError):
+        return json.loads(text) if text.strip().startswith("{") else {}
+
+
 def _logged_step(line: str) -> float:
     try:
         return json.loads(line)["step"]
@@ -250,7 +259,7 @@ class Trainer:
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as exc:
             raise CometError(f"cannot read checkpoint {path}: {exc}") from None
-        if _run_identity(json.loads(meta.get("recipe", "{}"))) != _run_identity(self.recipe.to_dict()):
+        if _run_identity(_with_defaults(meta.get("recipe", "{}"))) != _run_identity(self.recipe.to_dict()):
             raise CometError(f"{path} was written by a different recipe; resume with the same recipe")
         model_state = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
         self.model.load_state_dict(model_state, strict=True)
