@@ -41,6 +41,8 @@ ttq b64 clevr32 --set model.stem=pool --set train.batch_size=64
 ttq langevin clevr32 --set model.stem=pool --set train.sampler=langevin
 # The CPU rounds' best (docs/time_to_quality.md, rounds 3-4): slot encoder, FiLM without offset, λ 2000.
 ttq slot-film0-l2000 clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 --set model.step_size=2000
+ttq slot-film0-l2000-curriculum clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 \
+  --set model.step_size=2000 --set train.curriculum_steps=1500
 ttq slot-film0-l2000-b64 clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 \
   --set model.step_size=2000 --set train.batch_size=64
 # Zoo candidates on the same recipe family: the paper-shaped 64 px CLEVR and the others.

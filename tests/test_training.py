@@ -173,3 +173,28 @@ def test_a_checkpoint_from_before_a_new_setting_still_resumes(tmp_path):
     recipe.model.film_offset = 0.5                      # a real change is still refused
     with pytest.raises(CometError, match="different recipe"):
         Trainer(recipe, run, resume=True)
+
+
+def test_the_object_count_curriculum_starts_with_the_simplest_scenes(tmp_path):
+    from comet_zoo.train.trainer import Trainer
+
+    recipe = tiny_recipe(train_size=64)
+    recipe.train.dataset_options = {"min_objects": 1, "max_objects": 3}
+    recipe.train.curriculum_steps = 10
+    trainer = Trainer(recipe, tmp_path / "run")
+    counts = trainer.object_counts
+    assert set(counts.tolist()) == {1, 2, 3}
+    first = trainer.curriculum_pool()
+    assert (counts[first] == 1).all() and len(first) == int((counts == 1).sum())   # step 0: one-object scenes
+    trainer.step = 5
+    assert counts[trainer.curriculum_pool()].max() == 2                              # halfway: up to two
+    trainer.step = 10
+    assert trainer.curriculum_pool() is None                                         # then every scene
+    trainer.step = 0
+    x, _ = trainer.batch()
+    chosen = {i for i in range(len(trainer.images)) for row in x
+              if torch.equal((trainer.images[i].float() / 255), row)}
+    assert chosen and all(counts[i] == 1 for i in chosen)
+    recipe.train.dataset, recipe.train.dataset_options = "falcor", {}
+    with pytest.raises(CometError, match="needs a data set with masks"):
+        Trainer(recipe, tmp_path / "falcor")

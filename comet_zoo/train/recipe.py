@@ -29,6 +29,10 @@ class TrainConfig:
     total_steps: int = 1000
     grad_steps: int = 1                # unrolled steps that back-propagate (truncation)
     sampler: str = "gd"                # the unrolled descent: gd (the paper's) or langevin / anneal (noise)
+    # Object-count curriculum: over the first `curriculum_steps` steps, batches come only from
+    # training scenes with at most m objects, m rising linearly from the fewest to the most
+    # (counted from the masks). 0: off, every scene from step 1.
+    curriculum_steps: int = 0
     seed: int = 0
     checkpoint_every: int = 250
     log_every: int = 25
@@ -49,6 +53,8 @@ class TrainConfig:
                 raise CometError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.sampler not in ("gd", "langevin", "anneal"):
             raise CometError(f"train.sampler must be gd, langevin or anneal, got {self.sampler!r}")
+        if self.curriculum_steps < 0:
+            raise CometError(f"train.curriculum_steps must be >= 0 (0: off), got {self.curriculum_steps}")
         if self.micro_batch < 0:
             raise CometError(f"train.micro_batch must be >= 0 (0: the whole batch), got {self.micro_batch}")
         if self.precision not in ("fp32", "bf16"):

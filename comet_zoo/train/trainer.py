@@ -112,6 +112,13 @@ class Trainer:
         if self.images.shape[-1] != recipe.model.image_size:
             raise CometError(f"dataset images are {self.images.shape[-1]}px, the model expects {recipe.model.image_size}px")
         self.preview = load_dataset(self.cfg.dataset, "test", 8, self.cfg.seed, **options).images
+        # Objects per training scene [N] (the largest mask label), for the curriculum.
+        self.object_counts = None
+        if self.cfg.curriculum_steps:
+            if scenes.masks is None:
+                raise CometError(f"train.curriculum_steps needs a data set with masks to count objects; "
+                                 f"{self.cfg.dataset} has none")
+            self.object_counts = torch.from_numpy(scenes.masks.reshape(len(scenes.masks), -1).max(1))
         if resume:
             self.load_checkpoint()
 
@@ -123,12 +130,23 @@ class Trainer:
         run does not depend on how many processes share it.
         """
         idx = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.generator)
+        pool = self.curriculum_pool()
+        if pool is not None:  # the same draw, mapped onto the scenes the curriculum allows now
+            idx = pool[idx % len(pool)]
         x0 = torch.rand((self.cfg.batch_size, *self.images.shape[1:]), generator=self.generator)
         per = self.cfg.batch_size // self.world_size
         mine = slice(self.rank * per, (self.rank + 1) * per)
         x = self.images[idx[mine]].to(self.device, torch.float32) / 255.0
         return (x.contiguous(memory_format=self.memory_format),
                 x0[mine].to(self.device).contiguous(memory_format=self.memory_format))
+
+    def curriculum_pool(self) -> torch.Tensor | None:
+        """Indices of the scenes the object-count curriculum allows at this step (None: all)."""
+        if self.object_counts is None or self.step >= self.cfg.curriculum_steps:
+            return None
+        lo, hi = int(self.object_counts.min()), int(self.object_counts.max())
+        allowed = lo + (hi - lo) * self.step // self.cfg.curriculum_steps     # rises lo → hi
+        return torch.nonzero(self.object_counts <= allowed).flatten()
 
     def loss(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.model, COMET):   # a baseline brings its own objective (x0 unused)
