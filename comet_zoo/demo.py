@@ -24,6 +24,7 @@ from .errors import CometError
 MAX_TERMS = 4
 MAX_UPLOAD = 8 * 1024 * 1024     # bytes per uploaded image
 SAMPLERS = ["gd", "langevin", "anneal"]
+STARTER = ["clevr:obj2", "clevr-lighting:light0"]   # preselected: `comet compose`'s README example
 
 
 def concept_choices() -> tuple[list[str], list[str]]:
@@ -123,10 +124,12 @@ def build_demo(device: str = "auto"):
                     "pick concepts from any models, sum their energies, descend on one canvas.")
         with gr.Tab("Compose"):
             rows = []
+            # The README's main job, ready to run when its models are at hand.
+            start = [c for c in STARTER if c in concepts] if all(c in concepts for c in STARTER) else []
             for i in range(MAX_TERMS):
                 with gr.Row():
-                    concept = gr.Dropdown(concepts, value=None, label=f"Concept {i + 1}", elem_id=f"concept-{i}",
-                                          filterable=True)
+                    concept = gr.Dropdown(concepts, value=start[i] if i < len(start) else None, label=f"Concept {i + 1}",
+                                          elem_id=f"concept-{i}", filterable=True)
                     weight = gr.Number(1.0, label="weight (negative subtracts)", elem_id=f"weight-{i}")
                     upload = gr.Image(type="filepath", label="source image (optional)", elem_id=f"source-{i}",
                                       height=96, sources=["upload"])
