@@ -39,7 +39,7 @@ ttq lambda4000 clevr32 --set model.stem=pool --set model.step_size=4000
 ttq n3 clevr32 --set model.stem=pool --set model.steps=3
 ttq b64 clevr32 --set model.stem=pool --set train.batch_size=64
 ttq langevin clevr32 --set model.stem=pool --set train.sampler=langevin
-# The CPU rounds' best (docs/time_to_quality.md, rounds 3-4): slot encoder, FiLM without offset, λ 2000.
+# The CPU rounds 3-4 (docs/time_to_quality.md): FiLM without offset and λ 2000 on the slot encoder (unstable together on the CPU).
 ttq slot-film0-l2000 clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 --set model.step_size=2000
 ttq slot-film0-l2000-curriculum clevr32 --set model.stem=pool --set model.encoder=slot --set model.film_offset=0 \
   --set model.step_size=2000 --set train.curriculum_steps=1500
