@@ -207,3 +207,19 @@ def test_fuzzed_page_input_gives_one_message_or_a_picture(typed, seed, steps):
         assert str(exc.message).strip() and "\n" not in str(exc.message) and "Traceback" not in str(exc.message)
     else:
         assert picture.size[0] >= 128 and html.startswith("<img")
+
+
+def test_decompose_an_uploaded_image_in_the_page(page):
+    from PIL import Image
+
+    from comet_zoo.hub.backends import bundled_root
+
+    scene = bundled_root() / "clevr" / sorted(p.name for p in (bundled_root() / "clevr").iterdir())[-1] / "exemplars" / "0.png"
+    page.get_by_role("tab", name="Decompose").click()
+    page.locator("#d-image input[type=file]").set_input_files(str(scene))
+    page.locator("#decompose").click()
+    page.wait_for_selector("#parts img", timeout=120_000)
+    shown = page.request.get(page.locator("#parts img").get_attribute("src")).body()
+    with Image.open(io.BytesIO(shown)) as im:
+        assert im.width > im.height > 96                  # two rows: components over their masks
+        assert np.asarray(im.convert("RGB")).std() > 5
