@@ -111,7 +111,7 @@ def card(
 
         from comet_zoo.gallery import model_page, slug
 
-        page = model_page(hub.resolve(model), hub.home() / "gallery" / slug(model), home="")
+        page, _ = model_page(hub.resolve(model), hub.home() / "gallery" / slug(model), home="")
         console.print(f"card page → {page}", highlight=False)
         webbrowser.open(page.as_uri())
         return

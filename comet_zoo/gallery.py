@@ -45,8 +45,9 @@ def slug(ref: str) -> str:
     return re.sub(r"[^a-z0-9.-]+", "_", ref.lower()).strip("_") or "model"
 
 
-def model_page(snapshot: Path, folder: Path, home: str = "../") -> Path:
-    """Write FOLDER/index.html (the card) and copy the snapshot's pictures beside it."""
+def model_page(snapshot: Path, folder: Path, home: str = "../"):
+    """Write FOLDER/index.html (the card) and copy the snapshot's pictures beside it;
+    returns (the page, the parsed card)."""
     from .hub import manifest
     from .hub.cards import read_card
 
@@ -58,7 +59,7 @@ def model_page(snapshot: Path, folder: Path, home: str = "../") -> Path:
             shutil.copyfile(snapshot / rel, folder / rel)
     page = folder / "index.html"
     page.write_text(_page(f"{info.name}@{info.version}", _markdown(info.text), home), encoding="utf-8")
-    return page
+    return page, info
 
 
 def _headline(metrics: dict[str, float]) -> str:
@@ -74,7 +75,6 @@ def build(out: str | Path, refs: list[str] | None = None) -> Path:
     """The site for `refs` (default: every model of the configured hubs), written into `out`
     as a whole: built in a temporary folder, then moved into place."""
     from . import hub
-    from .hub.cards import read_card
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
@@ -88,10 +88,8 @@ def build(out: str | Path, refs: list[str] | None = None) -> Path:
     try:
         rows = []
         for ref in refs:
-            snapshot = hub.resolve(ref)
-            info = read_card(snapshot)
             name = slug(ref)
-            model_page(snapshot, tmp / name)
+            _, info = model_page(hub.resolve(ref), tmp / name)   # the card is parsed once
             thumb = f'<img src="{name}/{html.escape(info.exemplars[0])}" alt="">' if info.exemplars else ""
             concepts = ", ".join(c.name for c in info.concepts)
             rows.append(f'<tr><td>{thumb}</td><td><a href="{name}/index.html">{html.escape(ref)}</a> '

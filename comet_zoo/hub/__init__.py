@@ -209,23 +209,19 @@ def _write_record(final: Path, pulled: Path, source_url: str) -> None:
                                    "hub": source_url}), encoding="utf-8")
 
 
-def _check_record(final: Path, label: str) -> None:
+def _verify_cached(final: Path, label: str, source) -> None:
+    """The cached snapshot matches its manifest, the manifest recorded at pull time and, for a
+    directory hub at hand, the hub's own manifest; any difference raises CometError."""
+    manifest.verify(final, label)
     try:
         recorded = json.loads(_record_path(final).read_text(encoding="utf-8"))["manifest_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         raise CometError(f"{label}: the cached copy has no pull record; it is pulled again") from None
-    if manifest.sha256_file(final / manifest.MANIFEST) != recorded:
+    current = manifest.sha256_file(final / manifest.MANIFEST)
+    if current != recorded:
         raise CometError(f"{label}: the cached copy was edited after it was pulled (its SHA256SUMS changed)")
-
-
-def _verify_cached(final: Path, label: str, source) -> None:
-    """The cached snapshot matches its manifest, its pull record and, for a directory hub
-    at hand, the hub's own manifest; any difference raises CometError."""
-    manifest.verify(final, label)
-    _check_record(final, label)
-    original = source.local_snapshot(Path(final).parent.name, final.name) if source is not None else None
-    if original is not None and (manifest.sha256_file(original / manifest.MANIFEST)
-                                 != manifest.sha256_file(final / manifest.MANIFEST)):
+    original = source.local_snapshot(final.parent.name, final.name) if source is not None else None
+    if original is not None and manifest.sha256_file(original / manifest.MANIFEST) != current:
         raise CometError(f"{label}: the cached copy differs from {source.url}'s")
 
 
