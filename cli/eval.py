@@ -110,6 +110,15 @@ def _print(report: dict) -> None:
             s = seg[row]
             t.add_row(label, *(f"{s[k]:.3f}" for k in ("fg_ari", "ari", "msc", "wsc")), style="bold" if row == "model" else "dim")
         console.print(t)
+        roles = seg.get("components")
+        if roles:
+            t = Table(title="what each component wins (the paper's argmax): its best IoU with an object, "
+                            "how often that IoU is >= 0.5, its share of the background")
+            for col in ("component", "object IoU", "binds", "background", "area", "suggested name"):
+                t.add_column(col, justify="left" if col in ("component", "suggested name") else "right")
+            for j, name in enumerate(roles["names"]):
+                t.add_row(str(j), *(f"{roles[key][j]:.2f}" for key in ("object_iou", "binds", "background", "area")), name)
+            console.print(t)
     r = report["reconstruction"]
     t = Table(title="reconstruction")
     for col in ("MSE", "PSNR (dB)", "SSIM", "MSE of the mean image"):

@@ -330,6 +330,26 @@ def test_component_factor_r2_finds_the_factor_each_component_carries():
         M.component_factor_r2(latents[:, 0], factors)
 
 
+def test_component_roles_tell_objects_from_background_and_name_them():
+    true = np.zeros((2, 8, 8), dtype=np.int64)
+    true[:, 1:3, 1:3] = 1                                   # object 1: 4 pixels
+    true[:, 5:8, 5:8] = 2                                   # object 2: 9 pixels
+    pred = np.full((2, 8, 8), 1)                            # component 1 wins the floor...
+    pred[:, 1:3, 1:3] = 0                                   # ...component 0 is object 1 exactly
+    pred[0, 5:8, 5:8] = 2                                   # component 2 is object 2 in image 0 only
+    pred[1, 5:8, 5:8] = 3                                   # and component 3 in image 1
+    pred[1, 0, 0] = -1                                      # an unassigned pixel belongs to none
+    roles = M.component_roles(true, pred, 4)
+    assert roles["object_iou"] == [1.0, pytest.approx(0.0), 0.5, 0.5]    # the floor component overlaps no object
+    assert roles["binds"] == [1.0, 0.0, 0.5, 0.5]
+    assert roles["background"][1] == pytest.approx((51 + 50) / 102, abs=1e-4)   # rounded to 4 places
+    assert roles["background"][0] == 0 and roles["area"][0] == pytest.approx(4 / 64, abs=1e-4)
+    assert M.component_names(roles) == ["obj0", "bg", "obj1", "obj2"]
+    assert M.component_names(roles, binds=0.75) == ["obj0", "bg", "part0", "part1"]
+    with pytest.raises(CometError, match="component roles"):
+        M.component_roles(true, pred[:, :4], 4)
+
+
 # -- reading gradient maps out into labels ----------------------------------------------
 def _speckled_maps(seed=0):
     """Two components, each strong on its own half of a 16×16 image and zero on a weak

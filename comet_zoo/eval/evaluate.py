@@ -168,6 +168,10 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
                                   "model": M.segmentation_scores(scenes.masks, pred)}
         if comet and readout != ARGMAX:
             report["segmentation"]["argmax"] = M.segmentation_scores(scenes.masks, torch.cat(argmax).numpy())
+        # What each component wins under the paper's argmax (every pixel to some component):
+        # which are objects, which the background; how a card names them.
+        roles = M.component_roles(scenes.masks, torch.cat(argmax).numpy() if comet else pred, k)
+        report["segmentation"]["components"] = {**roles, "names": M.component_names(roles)}
         report["segmentation"].update(baseline_scores(x, scenes.masks, k, seed))
     if "disentanglement" in wanted:
         stage("scoring disentanglement")

@@ -4,6 +4,7 @@ Segmentation (masks: int [N, H, W], any integer labels; ground truth 0 = backgro
     ari, fg_ari, ari_scores                  adjusted Rand index, per image then averaged
     segmentation_covering, covering_scores   mean segmentation covering (weighted or not)
     segmentation_scores                      all four in one dict
+    component_roles, component_names         what each component segments, and a name for it
 Reconstruction (images: float [N, 3, H, W] in [0, 1])
     mse, psnr, ssim
 Disentanglement (latents: float [N, d]; factors: float [N, F])
@@ -185,6 +186,61 @@ def segmentation_scores(true_masks, pred_masks) -> dict:
         "msc": segmentation_covering(true_masks, pred_masks),
         "wsc": segmentation_covering(true_masks, pred_masks, weighted=True),
     }
+
+
+def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5) -> dict:
+    """What each of K components segments (pred labels 0..K-1; other labels, e.g. -1 for
+    unassigned, belong to none), as lists of K numbers, means over images:
+        object_iou   its best IoU with any ground-truth object (0 in images it wins no pixel)
+        binds        the fraction of images in which that IoU is >= bind_iou: it is an object
+        background   the share of the ground-truth background pixels it wins
+        area         the share of all pixels it wins
+    How local components get their names on a card: a component that binds is an object,
+    one that wins most of the background is the background."""
+    true, pred = _mask_pair(true_masks, pred_masks, "component roles")
+    if k < 1:
+        raise CometError(f"component roles: k must be >= 1, got {k}")
+    n = len(true)
+    iou = np.zeros((n, k))
+    bg_won, bg_total, area = np.zeros(k), 0, np.zeros(k)
+    for i, (t, p) in enumerate(zip(true, pred)):
+        t, p = t.ravel(), p.ravel()
+        objects = int(t.max()) + 1 if t.size else 1
+        valid = (p >= 0) & (p < k)
+        # joint[g, j] = #pixels of ground-truth label g won by component j   [G, K]
+        joint = np.bincount(t[valid] * k + p[valid], minlength=objects * k)[:objects * k].reshape(objects, k)
+        size_t = np.bincount(t, minlength=objects)[:, None]         # [G, 1]
+        size_p = joint.sum(0)[None]                                 # [1, K]
+        if objects > 1:
+            inter = joint[1:]                                       # objects only [G-1, K]
+            union = size_t[1:] + size_p - inter
+            iou[i] = np.where(union > 0, inter / np.maximum(union, 1), 0.0).max(0)
+        bg_won += joint[0]
+        bg_total += int(size_t[0, 0])
+        area += size_p[0] / t.size
+    return {"object_iou": iou.mean(0).round(4).tolist(),
+            "binds": (iou >= bind_iou).mean(0).round(4).tolist(),
+            "background": (bg_won / max(bg_total, 1)).round(4).tolist(),
+            "area": (area / max(n, 1)).round(4).tolist()}
+
+
+def component_names(roles: dict, *, binds: float = 0.25) -> list[str]:
+    """Names for K local components from `component_roles`: the one that wins most of the
+    background (if more than a third of it) is `bg`; the others that bind objects in at least
+    `binds` of the images are obj0, obj1, … in component order; the rest are part0, part1, …"""
+    k = len(roles["binds"])
+    bg = int(np.argmax(roles["background"])) if max(roles["background"]) > 1 / 3 else -1
+    names, objects, parts = [], 0, 0
+    for j in range(k):
+        if j == bg:
+            names.append("bg")
+        elif roles["binds"][j] >= binds:
+            names.append(f"obj{objects}")
+            objects += 1
+        else:
+            names.append(f"part{parts}")
+            parts += 1
+    return names
 
 
 # -- reconstruction -------------------------------------------------------------------
