@@ -84,7 +84,10 @@ class FilmResNetEnergy(nn.Module):
         b = x.shape[0]
         k = cond.shape[0] // b
         mask = self.pos_mask if pos_mask is None else pos_mask
-        stem = F.silu(self.stem(x))                                  # [B, w, S, S], once per image
+        # The conv that sees the image stays in the image's precision under bf16 autocast:
+        # in bf16 its weight gradient is 80 % off (the image's fine differences round away).
+        with torch.autocast(x.device.type, enabled=False):
+            stem = F.silu(self.stem(x))                              # [B, w, S, S], once per image
         if self.stem_pool > 1:                                       # the paper's stem: [B, w, H/s, W/s]
             stem = F.avg_pool2d(stem, 3, stride=self.stem_pool, padding=1)
         coords = coord_grid(stem.shape[-1], device=x.device, dtype=x.dtype)[None]  # CoordConv [1, 2, S, S]

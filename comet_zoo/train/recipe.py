@@ -36,8 +36,9 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     log_every: int = 25
-    # Engine levers (results equal within float tolerance): GPU memory layout,
-    # bf16 autocast, torch.compile of the descent steps that need no double backward.
+    # Engine levers (results equal within float tolerance): NHWC memory layout (oneDNN's
+    # on a CPU), bf16 autocast (fast on GPUs and on CPUs with AMX or AVX-512 BF16, slow on
+    # others; docs/performance.md), torch.compile of the descent steps with no double backward.
     channels_last: bool = False
     # Images per forward/backward inside a step (0: the whole batch). The gradient is the
     # batch's (summed over micro-batches, each weighted by its share); activations shrink

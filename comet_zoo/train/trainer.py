@@ -37,7 +37,7 @@ from .recipe import RECIPE, Recipe
 CHECKPOINT = "checkpoint.safetensors"
 # Settings a resumed run may change without changing the run itself.
 RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", "channels_last", "decay_steps", "min_lr",
-                     "micro_batch")
+                     "micro_batch", "precision")
 
 
 def _run_identity(recipe: dict) -> dict:
