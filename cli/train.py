@@ -20,6 +20,8 @@ def train(
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (gloo on CPU, NCCL on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the descent steps that need no double backward."),
+    bf16: bool = typer.Option(False, "--bf16", help="bf16 autocast and channels_last: about 1.6x faster on GPUs and on CPUs "
+                              "with AMX or AVX-512 BF16, slower on other CPUs (docs/performance.md)."),
     time_limit: Optional[float] = typer.Option(
         None, "--time-limit", help="Stop after this many minutes of training (checkpointed; continue with --resume)."),
 ) -> None:
@@ -36,6 +38,7 @@ def train(
         argv += ["--steps", str(steps)] if steps is not None else []
         argv += ["--encoder", encoder] if encoder is not None else []
         argv += ["--compile"] if compile else []
+        argv += ["--bf16"] if bf16 else []
         argv += ["--time-limit", str(time_limit)] if time_limit is not None else []
         launch(argv, nproc)
         return
@@ -52,6 +55,8 @@ def train(
     if encoder is not None:
         spec.model.encoder = encoder
     spec.train.compile = spec.train.compile or compile
+    if bf16:   # engine levers: a resumed run may switch them on (results equal within bf16 rounding)
+        spec.train.precision, spec.train.channels_last = "bf16", True
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise CometError(f"--time-limit must be a number of minutes > 0, got {time_limit}")
     clean = False

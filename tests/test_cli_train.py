@@ -25,9 +25,13 @@ def test_train_writes_model_checkpoint_and_samples(tmp_path):
         assert (run / name).is_file(), name
     # a sample grid per checkpoint (checkpoint_every 3, 4 steps: steps 3 and 4)
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000003.png", "step-0000004.png"]
-    again = comet("train", str(recipe), "--out", str(run), "--resume", "--steps", "6")
+    assert json.loads((run / "model" / "recipe.json").read_text())["train"]["precision"] == "fp32"
+    # resumed with the CPU/GPU speed levers on: they do not change the run, so it continues
+    again = comet("train", str(recipe), "--out", str(run), "--resume", "--steps", "6", "--bf16")
     assert again.returncode == 0, again.stderr
     assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["step"] == 6
+    train = json.loads((run / "model" / "recipe.json").read_text())["train"]
+    assert (train["precision"], train["channels_last"]) == ("bf16", True)
 
 
 def test_time_limit_stops_early_with_a_resumable_checkpoint(tmp_path):
