@@ -199,7 +199,8 @@ def plot(out: Path, x: str = "train_min", y: str = "fg_ari") -> Path:
     axis = "training minutes" if x == "train_min" else "training steps"
     d.text((w // 2 - 60, h - m + 18), f"{axis} (0..{t_max:.0f})", fill="black")
     d.text((m, 12), f"{y} of gradient segmentation vs. {axis}", fill="black")
-    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+    colours = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+               "#7f7f7f", "#bcbd22", "#000080", "#00a000"]
     for i, (name, pts) in enumerate(curves.items()):
         c = colours[i % len(colours)]
         d.line([(sx(t), sy(v)) for t, v in pts], fill=c, width=2) if len(pts) > 1 else None
