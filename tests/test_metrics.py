@@ -346,6 +346,9 @@ def test_component_roles_tell_objects_from_background_and_name_them():
     assert roles["background"][0] == 0 and roles["area"][0] == pytest.approx(4 / 64, abs=1e-4)
     assert M.component_names(roles) == ["obj0", "bg", "obj1", "obj2"]
     assert M.component_names(roles, binds=0.75) == ["obj0", "bg", "part0", "part1"]
+    # the floor's largest share does not make a component the background if it binds objects
+    busy = {**roles, "background": [0.6, 0.2, 0.1, 0.1]}
+    assert M.component_names(busy) == ["obj0", "part0", "obj1", "obj2"]
     with pytest.raises(CometError, match="component roles"):
         M.component_roles(true, pred[:, :4], 4)
 

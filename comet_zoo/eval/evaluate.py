@@ -168,9 +168,13 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
                                   "model": M.segmentation_scores(scenes.masks, pred)}
         if comet and readout != ARGMAX:
             report["segmentation"]["argmax"] = M.segmentation_scores(scenes.masks, torch.cat(argmax).numpy())
-        # What each component wins under the paper's argmax (every pixel to some component):
-        # which are objects, which the background; how a card names them.
-        roles = M.component_roles(scenes.masks, torch.cat(argmax).numpy() if comet else pred, k)
+        # What each component wins: its objects under the read-out (weak floor pixels belong to
+        # none), its share of the floor under the paper's argmax (every pixel to some
+        # component). Which are objects, which the background: how a card names them.
+        roles = M.component_roles(scenes.masks, pred, k)
+        if comet:
+            floor = M.component_roles(scenes.masks, torch.cat(argmax).numpy(), k)
+            roles.update(background=floor["background"], area=floor["area"])
         report["segmentation"]["components"] = {**roles, "names": M.component_names(roles)}
         report["segmentation"].update(baseline_scores(x, scenes.masks, k, seed))
     if "disentanglement" in wanted:

@@ -226,10 +226,13 @@ def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5) ->
 
 def component_names(roles: dict, *, binds: float = 0.25) -> list[str]:
     """Names for K local components from `component_roles`: the one that wins most of the
-    background (if more than a third of it) is `bg`; the others that bind objects in at least
-    `binds` of the images are obj0, obj1, … in component order; the rest are part0, part1, …"""
+    background is `bg` if it wins more than a third of it and binds objects in fewer than
+    `binds` of the images; the others that bind objects in at least `binds` of the images are
+    obj0, obj1, … in component order; the rest are part0, part1, …"""
     k = len(roles["binds"])
-    bg = int(np.argmax(roles["background"])) if max(roles["background"]) > 1 / 3 else -1
+    bg = int(np.argmax(roles["background"]))
+    if roles["background"][bg] <= 1 / 3 or roles["binds"][bg] >= binds:
+        bg = -1
     names, objects, parts = [], 0, 0
     for j in range(k):
         if j == bg:
