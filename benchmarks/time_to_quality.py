@@ -94,9 +94,8 @@ def evaluate(model, images, masks, k) -> dict:
     recon = model.generate(z, x0=x0).detach()
     scores = {"mse": mse(recon.cpu().numpy(), images)}
     if masks is not None and baseline:   # the baseline's own read-out (Slot Attention: largest alpha)
-        labels = model.segment(x, slots=z).cpu().numpy()
-        scores.update(segmentation_scores(masks, labels))
-        scores.update({f"{key}_clean": v for key, v in segmentation_scores(masks, labels).items()})
+        own = segmentation_scores(masks, model.segment(x, slots=z).cpu().numpy())
+        scores.update({**own, **{f"{key}_clean": v for key, v in own.items()}})
     elif masks is not None:  # falcor has factors, no masks: reconstruction only
         maps = gradient_maps(model, x, recon)                           # [N, K, H, W], once for both read-outs
         scores.update(segmentation_scores(masks, labels_from_maps(maps, ARGMAX).cpu().numpy()))   # the paper's

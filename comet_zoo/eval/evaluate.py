@@ -172,7 +172,7 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         # none), its share of the floor under the paper's argmax (every pixel to some
         # component). Which are objects, which the background: how a card names them.
         roles = M.component_roles(scenes.masks, pred, k)
-        if comet:
+        if comet and readout != ARGMAX:   # under the argmax read-out, pred is the argmax already
             floor = M.component_roles(scenes.masks, torch.cat(argmax).numpy(), k)
             roles.update(background=floor["background"], area=floor["area"])
         report["segmentation"]["components"] = {**roles, "names": M.component_names(roles)}

@@ -208,7 +208,7 @@ def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5) ->
         objects = int(t.max()) + 1 if t.size else 1
         valid = (p >= 0) & (p < k)
         # joint[g, j] = #pixels of ground-truth label g won by component j   [G, K]
-        joint = np.bincount(t[valid] * k + p[valid], minlength=objects * k)[:objects * k].reshape(objects, k)
+        joint = np.bincount(t[valid] * k + p[valid], minlength=objects * k).reshape(objects, k)
         size_t = np.bincount(t, minlength=objects)[:, None]         # [G, 1]
         size_p = joint.sum(0)[None]                                 # [1, K]
         if objects > 1:
