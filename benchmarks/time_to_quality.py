@@ -3,6 +3,7 @@ score the fixed test set as training goes.
 
     python benchmarks/time_to_quality.py --case clevr32 --minutes 60 --name base \
         [--set model.stem_stride=1 --set train.lr=3e-4 ...] [--out runs/ttq] [--eval-every 120]
+    python benchmarks/time_to_quality.py --recipe comet_zoo/recipes/clevr.json --keep-best fg_ari_clean --name zoo
     python benchmarks/time_to_quality.py --plot runs/ttq      # redraw the plot from the logs
     python benchmarks/time_to_quality.py --table runs/ttq     # markdown rows from the logs
 
@@ -10,7 +11,9 @@ Every `--eval-every` seconds of training (evaluation time is not counted) it log
 one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
 segmentation (the paper's argmax, and `*_clean`: the CLEAN read-out), reconstruction MSE, and the stripes and k-means colour
 baselines on the same scenes. Lines go to stdout and to OUT/NAME.jsonl; the run
-folder OUT/NAME holds the checkpoint and, at the end, the exported model. The
+folder OUT/NAME holds the checkpoint and, at the end, the exported model; with
+`--keep-best`, OUT/NAME/best is the model at the best evaluation so far (these 256
+scenes, seed 1234: not the ones `comet eval` reports on, seed 0). The
 plot OUT/fg_ari.png draws fg-ARI against minutes, one curve per variant, with the
 stripes baseline dashed. Run variants as separate processes (e.g. with
 OMP_NUM_THREADS=1 side by side) and compare their curves.
@@ -108,12 +111,14 @@ def evaluate(model, images, masks, k) -> dict:
 def run(args) -> None:
     import torch
 
+    from comet_zoo._io import atomic_path
     from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.data import load_dataset
     from comet_zoo.train.recipe import Recipe
     from comet_zoo.train.trainer import Trainer
 
-    spec = apply_overrides(CASES[args.case], args.set)
+    base_spec = json.loads(Path(args.recipe).read_text()) if args.recipe else CASES[args.case]
+    spec = apply_overrides({k: base_spec[k] for k in ("model", "train")}, args.set)
     spec["train"]["seed"] = args.seed
     recipe = Recipe.from_dict(spec)
     out = Path(args.out)
@@ -124,7 +129,7 @@ def run(args) -> None:
     test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
     k = recipe.model.num_components
     base = baseline_scores(test.images, test.masks, k) if test.masks is not None else None
-    header = {"case": args.case, "variant": args.name, "overrides": args.set, "recipe": recipe.to_dict(),
+    header = {"case": args.recipe or args.case, "variant": args.name, "overrides": args.set, "recipe": recipe.to_dict(),
               "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
               "device": str(trainer.device), "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
               "stripes_fg_ari": base and base["stripes"]["fg_ari"],
@@ -136,6 +141,8 @@ def run(args) -> None:
     done = [json.loads(line) for line in log.read_text().splitlines() if '"train_min"' in line] if args.resume else []
     trained_s = done[-1]["train_min"] * 60 if done else 0.0
     budget, next_eval = trained_s + args.minutes * 60, trained_s
+    best_file = out / args.name / "best" / "score.json"
+    best = json.loads(best_file.read_text())[args.keep_best] if args.keep_best and best_file.is_file() else None
     # SIGINT/SIGTERM (e.g. an outer `timeout`) ends the run between steps: scored, checkpointed, exported.
     interrupted = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,6 +160,13 @@ def run(args) -> None:
             print(json.dumps(line), flush=True)
             with log.open("a") as f:
                 f.write(json.dumps(line) + "\n")
+            if args.keep_best and (best is None or scores[args.keep_best] > best):
+                # The best point so far, by the selection metric on these (not comet eval's) scenes:
+                # a long run's score can drift down after its peak (docs/time_to_quality.md, round 6).
+                best = scores[args.keep_best]
+                trainer.export(best_file.parent)
+                with atomic_path(best_file) as tmp:
+                    tmp.write_text(json.dumps(line) + "\n")
             next_eval += args.eval_every
             if trained_s >= budget:
                 break
@@ -237,6 +251,9 @@ def table(out: Path, every: float = 10.0) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=sorted(CASES), default="clevr32")
+    parser.add_argument("--recipe", metavar="FILE", help="train this recipe file (e.g. a zoo recipe) instead of a case")
+    parser.add_argument("--keep-best", metavar="METRIC", help="export the model to OUT/NAME/best whenever METRIC "
+                        "(e.g. fg_ari, fg_ari_clean) reaches a new high; best/score.json holds its line")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--name", default="base")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
