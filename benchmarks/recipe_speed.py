@@ -1,7 +1,7 @@
 """Steps per second of a training recipe, and its loss curve, for comparing engine levers.
 
     python benchmarks/recipe_speed.py --recipe comet_zoo/recipes/clevr.json --steps 500 \
-        [--set train.micro_batch=8 ...] [--threads 2] [--name NAME] [--log FILE]
+        [--set train.micro_batch=8 ...] [--threads 2] [--nproc 2 --threads 1] [--name NAME] [--log FILE]
 
 Trains `--steps` steps of the recipe (Trainer.train_step, from a fresh run) and prints
 one JSON line: steps/s and images/s over the steps after `--warmup`, peak RSS, and the
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +33,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--name", default="")
     parser.add_argument("--log", default=None, help="also write every step's loss here (JSON list)")
+    parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes (gloo), --threads each; "
+                        "the same global batch and losses, rank 0 prints")
     args = parser.parse_args()
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from comet_zoo.train.distributed import launch
+
+        launch(sys.argv[1:], args.nproc, program=[sys.executable, __file__])
+        return
 
     import torch
 
@@ -52,18 +60,25 @@ def main() -> None:
             data[section][key] = raw
     recipe = Recipe.from_dict(data)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(recipe, Path(tmp) / "run", device="cpu")
+        trainer = Trainer(recipe, Path(tmp) / "run", device="cpu")   # joins the ranks' group under --nproc
         losses, t0 = [], None
         for step in range(args.steps):
             if step == args.warmup:
                 t0 = time.perf_counter()
             losses.append(trainer.train_step())
         seconds = time.perf_counter() - t0
+    world = getattr(trainer, "world_size", 1)      # an older comet-zoo has no ranks
+    if world > 1:
+        from comet_zoo.train.distributed import shutdown
+
+        shutdown(clean=True)
+        if trainer.rank:
+            return
     timed = args.steps - args.warmup
     tenth = max(1, args.steps // 10)
     print(json.dumps({
         "name": args.name, "comet_zoo": str(Path(comet_zoo.__file__).parent), "recipe": args.recipe, "sets": args.set,
-        "threads": torch.get_num_threads(), "steps": args.steps, "steps_per_s": round(timed / seconds, 3),
+        "threads": torch.get_num_threads(), "nproc": world, "steps": args.steps, "steps_per_s": round(timed / seconds, 3),
         "img_per_s": round(timed * recipe.train.batch_size / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_by_tenth": [round(sum(losses[i:i + tenth]) / len(losses[i:i + tenth]), 5)

@@ -74,8 +74,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(argv: list[str], nproc: int) -> None:
-    """Run `python -m comet_zoo.cli.main *argv` as `nproc` ranks; stop all if one fails."""
+def launch(argv: list[str], nproc: int, program: list[str] | None = None) -> None:
+    """Run `python -m comet_zoo.cli.main *argv` (or `*program *argv`) as `nproc` ranks; stop all if one fails."""
     if nproc < 1:
         raise CometError(f"--nproc must be >= 1, got {nproc}")
     port = _free_port()
@@ -88,7 +88,7 @@ def launch(argv: list[str], nproc: int) -> None:
         # Rank 0 keeps the terminal (progress bar); the others report only failures.
         stderr = None if rank == 0 else subprocess.PIPE
         stdout = None if rank == 0 else subprocess.DEVNULL
-        procs.append(subprocess.Popen([sys.executable, "-m", "comet_zoo.cli.main", *argv], env=env,
+        procs.append(subprocess.Popen([*(program or [sys.executable, "-m", "comet_zoo.cli.main"]), *argv], env=env,
                                       stdout=stdout, stderr=stderr, text=True))
     failed = None
     while failed is None and any(p.poll() is None for p in procs):
