@@ -44,7 +44,7 @@ zoo clevr-toy comet_zoo/recipes/clevr-toy.json ""
 zoo clevr-lighting comet_zoo/recipes/clevr-lighting.json ""
 zoo clevr-b64 comet_zoo/recipes/clevr.json "" --set train.batch_size=64
 # Continued lineages (their recipe.json is the one their checkpoint was written with).
-zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5-candidate/recipe.json clevr-lighting-v5-candidate
+zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5
 zoo tetrominoes-cont zoo-runs/tetrominoes/recipe.json tetrominoes
 # falcor has no masks: the run keeps its last point; Table 3 (COMET against the beta-VAEs at one
 # budget) is `benchmarks/paper_tables.py`, run after this on the same GPU.
