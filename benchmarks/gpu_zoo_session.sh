@@ -26,7 +26,7 @@ python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . >runs/g
 python3 benchmarks/train_step.py --device "$DEVICE" --cases paper64,small32 --variants base,cl --steps 5 \
   >runs/gpu/train_step.jsonl 2>runs/gpu/train_step.err
 
-zoo() {  # NAME RECIPE [FROM: a zoo-runs folder whose checkpoint the run continues] -- [--set ...]
+zoo() {  # NAME RECIPE FROM [--set ...]; FROM: a zoo-runs folder whose checkpoint the run continues, or ""
   local name=$1 recipe=$2 from=${3:-}; shift 3
   local resume=()
   if [ -n "$from" ]; then
