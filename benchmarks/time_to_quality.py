@@ -4,6 +4,7 @@ score the fixed test set as training goes.
     python benchmarks/time_to_quality.py --case clevr32 --minutes 60 --name base \
         [--set model.stem_stride=1 --set train.lr=3e-4 ...] [--out runs/ttq] [--eval-every 120]
     python benchmarks/time_to_quality.py --recipe comet_zoo/recipes/clevr.json --keep-best fg_ari_clean --name zoo
+    python benchmarks/time_to_quality.py --recipe comet_zoo/recipes/clevr64.json --nproc 2   # 2 gloo ranks
     python benchmarks/time_to_quality.py --plot runs/ttq      # redraw the plot from the logs
     python benchmarks/time_to_quality.py --table runs/ttq     # markdown rows from the logs
 
@@ -26,6 +27,7 @@ import json
 import os
 import platform
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -60,6 +62,7 @@ CASES = {
         "train": {**case("clevr", CLEVR_2_3)["train"]}},
 }
 TEST_SCENES = 256
+CHUNK = 20   # training steps between looks at the clock
 
 
 def apply_overrides(recipe: dict, sets: list[str]) -> dict:
@@ -114,6 +117,7 @@ def run(args) -> None:
     from comet_zoo._io import atomic_path
     from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.data import load_dataset
+    from comet_zoo.train.distributed import from_rank0, shutdown
     from comet_zoo.train.recipe import Recipe
     from comet_zoo.train.trainer import Trainer
 
@@ -124,13 +128,19 @@ def run(args) -> None:
     out = Path(args.out)
     log = out / f"{args.name}.jsonl"
     out.mkdir(parents=True, exist_ok=True)
+    # Under --nproc, rank 0 alone scores, logs and writes; the other ranks wait for it in
+    # their next all-reduce, so the group's timeout must outlast an evaluation.
+    os.environ.setdefault("COMET_DIST_TIMEOUT", "3600")
     trainer = Trainer(recipe, out / args.name, device=args.device, resume=args.resume)
+    lead = trainer.rank == 0
+    k = recipe.model.num_components
+    if not lead:
+        return _follow(trainer, from_rank0, shutdown)
     options = {"size": recipe.model.image_size, **recipe.train.dataset_options}
     test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
-    k = recipe.model.num_components
     base = baseline_scores(test.images, test.masks, k) if test.masks is not None else None
     header = {"case": args.recipe or args.case, "variant": args.name, "overrides": args.set, "recipe": recipe.to_dict(),
-              "threads": torch.get_num_threads(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
+              "threads": torch.get_num_threads(), "nproc": trainer.world_size, "machine": f"{platform.machine()} {os.cpu_count()} cores",
               "device": str(trainer.device), "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
               "stripes_fg_ari": base and base["stripes"]["fg_ari"],
               "kmeans_fg_ari": base and base["kmeans_colour"]["fg_ari"], "test_scenes": TEST_SCENES}
@@ -150,7 +160,9 @@ def run(args) -> None:
     while True:
         if interrupted:
             budget = trained_s
-        if trained_s >= next_eval or trained_s >= budget:
+        # Rank 0's clock decides for every rank: [score now, stop after scoring].
+        score, stop = from_rank0([trained_s >= next_eval or trained_s >= budget, trained_s >= budget], trainer.device)
+        if score:
             t_eval = time.perf_counter()
             scores = evaluate(trainer.model, test.images, test.masks, k)
             line = {"variant": args.name, "step": trainer.step, "train_min": round(trained_s / 60, 2),
@@ -168,19 +180,31 @@ def run(args) -> None:
                 with atomic_path(best_file) as tmp:
                     tmp.write_text(json.dumps(line) + "\n")
             next_eval += args.eval_every
-            if trained_s >= budget:
+            if stop:
                 break
         t0 = time.perf_counter()
-        for _ in range(20):
-            if interrupted:
+        for _ in range(CHUNK):
+            if interrupted and trainer.world_size == 1:   # ranks end a chunk together
                 break
             trainer.train_step()
         trained_s += time.perf_counter() - t0
-        if trainer.step % recipe.train.checkpoint_every < 20:
+        if trainer.step % recipe.train.checkpoint_every < CHUNK:
             trainer.save_checkpoint()
     trainer.save_checkpoint()
     trainer.export()
+    shutdown(clean=True)
     plot(out)
+
+
+def _follow(trainer, from_rank0, shutdown) -> None:
+    """A rank other than 0 under --nproc: train the chunks rank 0 decides on, and nothing else."""
+    while True:
+        score, stop = from_rank0([0.0, 0.0], trainer.device)
+        if stop:
+            break
+        for _ in range(CHUNK):
+            trainer.train_step()
+    shutdown(clean=True)
 
 
 def plot(out: Path, x: str = "train_min", y: str = "fg_ari") -> Path:
@@ -262,6 +286,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes (gloo on a CPU: pair with "
+                        "OMP_NUM_THREADS=1); the same global batch and curve, rank 0 scores and writes")
     parser.add_argument("--plot", metavar="OUT", help="only redraw OUT/fg_ari.png from the logs")
     parser.add_argument("--table", metavar="OUT", help="only print markdown rows from OUT's logs")
     args = parser.parse_args()
@@ -271,6 +297,11 @@ def main() -> None:
         return
     if args.table:
         print(table(Path(args.table)))
+        return
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from comet_zoo.train.distributed import launch
+
+        launch(sys.argv[1:], args.nproc, program=[sys.executable, __file__])
         return
     run(args)
 

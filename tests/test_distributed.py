@@ -73,3 +73,21 @@ def test_sigkill_then_resume_reaches_the_uninterrupted_weights(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+RANK_SCRIPT = """
+import os, sys, torch
+from comet_zoo.train.distributed import from_rank0, init_from_env, shutdown
+rank, size = init_from_env(torch.device("cpu"))
+mine = [1.5, 0.0] if rank == 0 else [9.0, 9.0]
+with open(os.path.join(sys.argv[1], f"rank{rank}.txt"), "w") as f:
+    f.write(repr((size, from_rank0(mine, torch.device("cpu")))))
+shutdown(clean=True)
+"""
+
+
+def test_rank0_decides_for_every_rank(tmp_path):
+    from comet_zoo.train.distributed import launch
+
+    launch([str(tmp_path)], 2, program=[sys.executable, "-c", RANK_SCRIPT])
+    assert (tmp_path / "rank0.txt").read_text() == (tmp_path / "rank1.txt").read_text() == "(2, [1.5, 0.0])"

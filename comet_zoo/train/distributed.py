@@ -58,6 +58,16 @@ def all_reduce_mean(tensors: list[torch.Tensor]) -> None:
         offset += t.numel()
 
 
+def from_rank0(values: list[float], device: torch.device) -> list[float]:
+    """Rank 0's values on every rank: for decisions that all ranks must take at the same
+    step but that one clock makes (time budgets, signals)."""
+    if world()[1] == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return t.tolist()
+
+
 def shutdown(clean: bool = False) -> None:
     """Leave the process group. After a clean run every rank first waits for the others
     (rank 0 still exports the model), so no rank tears gloo down under a peer that is
