@@ -199,7 +199,7 @@ def run(args) -> None:
 def _follow(trainer, from_rank0, shutdown) -> None:
     """A rank other than 0 under --nproc: train the chunks rank 0 decides on, and nothing else."""
     while True:
-        score, stop = from_rank0([0.0, 0.0], trainer.device)
+        _, stop = from_rank0([0.0, 0.0], trainer.device)
         if stop:
             break
         for _ in range(CHUNK):
