@@ -10,14 +10,36 @@
 # exemplars come from the recipe's data set and seed), so versions are compared on one scene.
 set -euo pipefail
 name=$1 model=$2 dataset=$3 version=$4
-current=$(ls -d comet_zoo/zoo/"$name"/v* | sort -V | tail -1)
+current=$(ls -d comet_zoo/zoo/"$name"/v* 2>/dev/null | sort -V | tail -1 || true)
 report="$(dirname "$model")/eval-$version.json"
+scenes="$current/exemplars"
+if [ -z "$current" ]; then
+    # A first version: the test renders its exemplars will be (the recipe's data set, options and seed).
+    scenes="$(dirname "$model")/first-exemplars"
+    python - "$model" "$scenes" <<'PY'
+import json, sys
+from pathlib import Path
+
+import torch
+
+from comet_zoo.data import load_dataset
+from comet_zoo.data.images import grid, save_png
+
+model, out = Path(sys.argv[1]), Path(sys.argv[2])
+train = json.loads((model / "recipe.json").read_text())["train"]
+size = json.loads((model / "config.json").read_text())["image_size"]
+test = load_dataset(train["dataset"], "test", 2, train.get("seed", 0), size=size, **train.get("dataset_options", {}))
+out.mkdir(parents=True, exist_ok=True)
+for i, image in enumerate(torch.from_numpy(test.images)):   # [3, S, S] each
+    save_png(grid(image[None], nrow=1, pad=0), out / f"{i}.png")
+PY
+fi
 
 comet eval "$model" --dataset "$dataset" --n 500 --json "$report"
-comet decompose "$model" "$current/exemplars/0.png" -o "docs/zoo/$name-decompose.png"
-comet recombine "$model:$current/exemplars/0.png" "$model:$current/exemplars/1.png" -o "docs/zoo/$name-recombine.png"
+comet decompose "$model" "$scenes/0.png" -o "docs/zoo/$name-decompose.png"
+comet recombine "$model:$scenes/0.png" "$model:$scenes/1.png" -o "docs/zoo/$name-recombine.png"
 echo
 echo "figures: docs/zoo/$name-decompose.png docs/zoo/$name-recombine.png; report: $report"
 echo "next: name the concepts in cards/$name.yaml from the table above, then"
 echo "  comet push $model --as $name --version $version --card cards/$name.yaml --fp16 --eval $report --hub file://comet_zoo/zoo"
-echo "  git mv $current zoo-archive/$name/   # the wheel ships the newest version only"
+[ -z "$current" ] || echo "  git mv $current zoo-archive/$name/   # the wheel ships the newest version only"
