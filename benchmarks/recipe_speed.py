@@ -46,19 +46,13 @@ def main() -> None:
 
     import comet_zoo
     from comet_zoo import Recipe, Trainer
+    from time_to_quality import apply_overrides   # this folder's; plain Python, so any comet-zoo version
 
     torch.set_num_threads(args.threads)
     data = json.loads(Path(args.recipe).read_text())
     data.pop("name", None), data.pop("description", None)
     data["train"]["train_size"] = args.train_size
-    for item in args.set:
-        path, _, raw = item.partition("=")
-        section, _, key = path.partition(".")
-        try:
-            data[section][key] = json.loads(raw)
-        except json.JSONDecodeError:
-            data[section][key] = raw
-    recipe = Recipe.from_dict(data)
+    recipe = Recipe.from_dict(apply_overrides(data, args.set))
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(recipe, Path(tmp) / "run", device="cpu")   # joins the ranks' group under --nproc
         losses, t0 = [], None
