@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--train-size", type=int, default=2048, help="scenes rendered for training (speed only)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores, split evenly over --nproc ranks)")
     parser.add_argument("--name", default="")
     parser.add_argument("--log", default=None, help="also write every step's loss here (JSON list)")
     parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes (gloo), --threads each; "
@@ -48,7 +48,8 @@ def main() -> None:
     from comet_zoo import Recipe, Trainer
     from time_to_quality import apply_overrides   # this folder's; plain Python, so any comet-zoo version
 
-    torch.set_num_threads(args.threads)
+    # Under --nproc the launcher has set OMP_NUM_THREADS to this rank's share of the cores.
+    torch.set_num_threads(args.threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())))
     data = json.loads(Path(args.recipe).read_text())
     data.pop("name", None), data.pop("description", None)
     data["train"]["train_size"] = args.train_size
