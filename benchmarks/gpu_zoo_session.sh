@@ -38,7 +38,7 @@ zoo() {  # NAME RECIPE FROM [--set ...]; FROM: a zoo-runs folder whose checkpoin
 }
 
 # Fresh runs of today's recipes (slot encoder, pool stem, object-count curriculum).
-zoo clevr64 comet_zoo/recipes/clevr64.json ""
+zoo clevr64-w64 comet_zoo/recipes/clevr64.json "" --set model.width=64   # the recipe's width on a CPU is 32
 zoo clevr comet_zoo/recipes/clevr.json ""
 zoo clevr-toy comet_zoo/recipes/clevr-toy.json ""
 zoo clevr-lighting comet_zoo/recipes/clevr-lighting.json ""
@@ -46,6 +46,7 @@ zoo clevr-b64 comet_zoo/recipes/clevr.json "" --set train.batch_size=64
 # Continued lineages (their recipe.json is the one their checkpoint was written with).
 zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5
 zoo tetrominoes-cont zoo-runs/tetrominoes/recipe.json tetrominoes
+zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64
 # falcor has no masks: the run keeps its last point; Table 3 (COMET against the beta-VAEs at one
 # budget) is `benchmarks/paper_tables.py`, run after this on the same GPU.
 timeout -s INT -k 40 "$HARD" python3 benchmarks/time_to_quality.py --recipe comet_zoo/recipes/falcor.json \

@@ -19,7 +19,7 @@ from comet_zoo.hub.names import sort_versions
 from hub_support import comet, hub_env
 
 REPO = Path(__file__).resolve().parents[1]
-ZOO = ("clevr", "clevr-lighting", "clevr-toy")
+ZOO = ("clevr", "clevr-lighting", "clevr-toy", "clevr64")
 VERSIONS = {name: sort_versions(open_hub("bundled").versions(name)) for name in ZOO}  # oldest first
 NEWEST = {name: versions[-1] for name, versions in VERSIONS.items()}
 
