@@ -25,7 +25,7 @@ NEWEST = {name: versions[-1] for name, versions in VERSIONS.items()}
 
 
 ARCHIVE = REPO / "zoo-archive"
-ARCHIVED = [(n, v) for n in ZOO for v in sort_versions(p.name for p in (ARCHIVE / n).iterdir())] if ARCHIVE.is_dir() else []
+ARCHIVED = [(n, v) for n in ZOO if (ARCHIVE / n).is_dir() for v in sort_versions(p.name for p in (ARCHIVE / n).iterdir())]
 
 
 @pytest.mark.parametrize("name, version, where", [(n, v, "bundled") for n in ZOO for v in VERSIONS[n]]
