@@ -135,7 +135,7 @@ def run(args) -> None:
     lead = trainer.rank == 0
     k = recipe.model.num_components
     if not lead:
-        return _follow(trainer, from_rank0, shutdown)
+        return _follow(trainer)
     options = {"size": recipe.model.image_size, **recipe.train.dataset_options}
     test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
     base = baseline_scores(test.images, test.masks, k) if test.masks is not None else None
@@ -196,8 +196,10 @@ def run(args) -> None:
     plot(out)
 
 
-def _follow(trainer, from_rank0, shutdown) -> None:
+def _follow(trainer) -> None:
     """A rank other than 0 under --nproc: train the chunks rank 0 decides on, and nothing else."""
+    from comet_zoo.train.distributed import from_rank0, shutdown
+
     while True:
         _, stop = from_rank0([0.0, 0.0], trainer.device)
         if stop:
