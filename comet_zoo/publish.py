@@ -97,13 +97,30 @@ def _figures(source: dict, out: Path) -> list[tuple[str, str]]:
     return placed
 
 
+def recipe_test_scenes(recipe, size: int, n: int):
+    """The first n test renders of a recipe's data set at `size` px, [n, 3, S, S]: the scenes a
+    pushed card's exemplars are (the first scenes are the same for any n)."""
+    import torch
+
+    from .data import load_dataset
+
+    options = {"size": size, **recipe.train.dataset_options}
+    return torch.from_numpy(load_dataset(recipe.train.dataset, "test", n, recipe.train.seed, **options).images)
+
+
+def save_exemplar(image, path: Path) -> Path:
+    """One scene [3, S, S] as a PNG at its own size (no border)."""
+    from .data.images import grid, save_png
+
+    return save_png(grid(image[None], nrow=1, pad=0), path)
+
+
 def build(model_dir: Path, name: str, version: str, out: Path,
           card_source: str | Path | None = None, fp16: bool = False, eval_report: dict | None = None) -> Path:
     """`eval_report` (a `comet eval --json` report of this model) adds its metrics to the card."""
     import torch
 
     from .core.model import COMET
-    from .data import load_dataset
     from .data.images import grid, load_image, save_png
 
     check_name(name)
@@ -132,9 +149,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     dataset = source.get("dataset")
     if recipe is not None:
         dataset = dataset or recipe.train.dataset
-        options = {"size": size, **recipe.train.dataset_options}
-        test = torch.from_numpy(load_dataset(recipe.train.dataset, "test", max(count, METRIC_SCENES),
-                                             recipe.train.seed, **options).images)   # [N, 3, S, S]
+        test = recipe_test_scenes(recipe, size, max(count, METRIC_SCENES))   # [N, 3, S, S]
     else:
         found = sorted((model_dir / "exemplars").glob("*.png"))[:count] if (model_dir / "exemplars").is_dir() else []
         if not found:
@@ -144,7 +159,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     exemplars = []
     for i, image in enumerate(test[:count]):
         rel = f"exemplars/{i}.png"
-        save_png(grid(image[None], nrow=1, pad=0), out / rel)
+        save_exemplar(image, out / rel)
         exemplars.append(rel)
 
     with torch.no_grad():

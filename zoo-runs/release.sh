@@ -20,18 +20,14 @@ if [ -z "$current" ]; then
 import json, sys
 from pathlib import Path
 
-import torch
-
-from comet_zoo.data import load_dataset
-from comet_zoo.data.images import grid, save_png
+from comet_zoo.publish import recipe_test_scenes, save_exemplar
+from comet_zoo.train.recipe import Recipe
 
 model, out = Path(sys.argv[1]), Path(sys.argv[2])
-train = json.loads((model / "recipe.json").read_text())["train"]
 size = json.loads((model / "config.json").read_text())["image_size"]
-test = load_dataset(train["dataset"], "test", 2, train.get("seed", 0), size=size, **train.get("dataset_options", {}))
 out.mkdir(parents=True, exist_ok=True)
-for i, image in enumerate(torch.from_numpy(test.images)):   # [3, S, S] each
-    save_png(grid(image[None], nrow=1, pad=0), out / f"{i}.png")
+for i, image in enumerate(recipe_test_scenes(Recipe.load(model / "recipe.json"), size, 2)):
+    save_exemplar(image, out / f"{i}.png")
 PY
 fi
 
