@@ -132,9 +132,8 @@ def run(args) -> None:
     # their next all-reduce, so the group's timeout must outlast an evaluation.
     os.environ.setdefault("COMET_DIST_TIMEOUT", "3600")
     trainer = Trainer(recipe, out / args.name, device=args.device, resume=args.resume)
-    lead = trainer.rank == 0
     k = recipe.model.num_components
-    if not lead:
+    if trainer.rank != 0:
         return _follow(trainer)
     options = {"size": recipe.model.image_size, **recipe.train.dataset_options}
     test = load_dataset(recipe.train.dataset, "test", TEST_SCENES, 1234, **options)
