@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+
 def case(dataset: str, options: dict, *, size: int = 32, k: int = 4, pos_embed: list | None = None,
          latent: int = 16, width: int = 32, stem_stride: int = 2, encoder: str = "recurrent",
          train_size: int = 8192) -> dict:
@@ -115,8 +116,8 @@ def run(args) -> None:
     import torch
 
     from comet_zoo._io import atomic_path
-    from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.data import load_dataset
+    from comet_zoo.eval.baselines.trivial import baseline_scores
     from comet_zoo.train.distributed import from_rank0, shutdown
     from comet_zoo.train.recipe import Recipe
     from comet_zoo.train.trainer import Trainer
@@ -228,8 +229,8 @@ def plot(out: Path, x: str = "train_min", y: str = "fg_ari") -> Path:
     im = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(im)
     t_max = max([p[0] for pts in curves.values() for p in pts] + [1.0])
-    sx = lambda t: m + (w - 2 * m) * t / t_max  # noqa: E731
-    sy = lambda v: h - m - (h - 2 * m) * max(0.0, min(1.0, v))  # noqa: E731
+    sx = lambda t: m + (w - 2 * m) * t / t_max
+    sy = lambda v: h - m - (h - 2 * m) * max(0.0, min(1.0, v))
     d.line([(m, h - m), (w - m, h - m)], fill="black")
     d.line([(m, m), (m, h - m)], fill="black")
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
@@ -266,7 +267,7 @@ def table(out: Path, every: float = 10.0) -> str:
         if rows and shown[-1] is not rows[-1]:
             shown.append(rows[-1])
         for r in shown:
-            clean = lambda key: f"{r[key]:.3f}" if key in r else "–"  # noqa: E731
+            clean = lambda key, r=r: f"{r[key]:.3f}" if key in r else "–"  # older logs lack the clean read-out
             lines.append(f"| {path.stem} | {r['step']} | {r['train_min']:.1f} | {r['fg_ari']:.3f} | {r['ari']:.3f} | "
                          f"{r['msc']:.3f} | {clean('fg_ari_clean')} | {clean('msc_clean')} | {r['mse']:.4f} | "
                          f"{r['stripes_fg_ari']:.3f} |")
