@@ -46,7 +46,8 @@ zoo clevr-b64 comet_zoo/recipes/clevr.json "" --set train.batch_size=64
 # Continued lineages (their recipe.json is the one their checkpoint was written with).
 zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5
 zoo tetrominoes-cont zoo-runs/tetrominoes/recipe.json tetrominoes
-zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64
+# clevr64's checkpoint is past its decay phase (lr 1e-4): restart it at the constant 1e-3.
+zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --set train.total_steps=40000 --set train.decay_steps=0
 # falcor has no masks: the run keeps its last point; Table 3 (COMET against the beta-VAEs at one
 # budget) is `benchmarks/paper_tables.py`, run after this on the same GPU.
 timeout -s INT -k 40 "$HARD" python3 benchmarks/time_to_quality.py --recipe comet_zoo/recipes/falcor.json \
