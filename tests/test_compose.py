@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from comet_zoo.composer import Composer, resize
@@ -281,6 +281,7 @@ SPEC_PARTS = st.tuples(
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(st.text(max_size=30), SPEC_PARTS.map("".join)))
+@example("~0:")  # a `~user` path of an unknown user (found by this test in CI)
 def test_the_parser_never_raises_anything_but_comet_error(text):
     try:
         spec = parse_spec(text)

@@ -111,7 +111,10 @@ def parse_ref(text: str) -> Ref:
             raise CometError(f"invalid model {text!r}: expected file:///DIR/NAME[@vN] (an absolute DIR)")
         return Ref(*_name_version(rest, text), hub=f"file://{directory}")
     if is_path(text):
-        return Ref(path=Path(text).expanduser())
+        try:
+            return Ref(path=Path(text).expanduser())
+        except RuntimeError:  # `~user/…` for a user this machine does not know
+            raise CometError(f"invalid model {text!r}: no home directory for {text.split('/')[0]!r}") from None
     if not NAME.fullmatch(text.partition("@")[0]):
         raise CometError(f"invalid model {text!r}: expected NAME[@vN] (lowercase letters, digits, '-'), "
                          "bundled:NAME, hf-hub:ORG/NAME, file:///DIR/NAME or a model folder such as ./runs/x/model")
