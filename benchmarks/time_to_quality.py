@@ -10,11 +10,12 @@ score the fixed test set as training goes.
 
 Every `--eval-every` seconds of training (evaluation time is not counted) it logs
 one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
-segmentation (the paper's argmax, and `*_clean`: the CLEAN read-out), reconstruction MSE, and the stripes and k-means colour
+segmentation (the paper's argmax, `*_clean`: the CLEAN read-out, `*_smooth`: SMOOTH), reconstruction MSE, and the stripes and k-means colour
 baselines on the same scenes. Lines go to stdout and to OUT/NAME.jsonl; the run
 folder OUT/NAME holds the checkpoint and, at the end, the exported model; with
 `--keep-best`, OUT/NAME/best is the model at the best evaluation so far (these 256
-scenes, seed 1234: not the ones `comet eval` reports on, seed 0). The
+scenes, seed 1234: not the ones `comet eval` reports on, seed 0); with `--keep-every`,
+OUT/NAME/at/STEP is the model at every evaluation. The
 plot OUT/fg_ari.png draws fg-ARI against minutes, one curve per variant, with the
 stripes baseline dashed. Run variants as separate processes (e.g. with
 OMP_NUM_THREADS=1 side by side) and compare their curves.
@@ -88,7 +89,7 @@ def evaluate(model, images, masks, k) -> dict:
     import torch
 
     from comet_zoo.eval.metrics import mse, segmentation_scores
-    from comet_zoo.eval.segment import ARGMAX, CLEAN, gradient_maps, labels_from_maps
+    from comet_zoo.eval.segment import ARGMAX, CLEAN, SMOOTH, gradient_maps, labels_from_maps
 
     model.eval()
     device = next(model.parameters()).device
@@ -102,12 +103,13 @@ def evaluate(model, images, masks, k) -> dict:
     scores = {"mse": mse(recon.cpu().numpy(), images)}
     if masks is not None and baseline:   # the baseline's own read-out (Slot Attention: largest alpha)
         own = segmentation_scores(masks, model.segment(x, slots=z).cpu().numpy())
-        scores.update({**own, **{f"{key}_clean": v for key, v in own.items()}})
+        scores.update({**own, **{f"{key}_{name}": v for key, v in own.items() for name in ("clean", "smooth")}})
     elif masks is not None:  # falcor has factors, no masks: reconstruction only
         maps = gradient_maps(model, x, recon)                           # [N, K, H, W], once for both read-outs
         scores.update(segmentation_scores(masks, labels_from_maps(maps, ARGMAX).cpu().numpy()))   # the paper's
-        clean = segmentation_scores(masks, labels_from_maps(maps, CLEAN).cpu().numpy())
-        scores.update({f"{key}_clean": v for key, v in clean.items()})
+        for name, readout in (("clean", CLEAN), ("smooth", SMOOTH)):
+            read = segmentation_scores(masks, labels_from_maps(maps, readout).cpu().numpy())
+            scores.update({f"{key}_{name}": v for key, v in read.items()})
     model.train()
     return scores
 
@@ -172,6 +174,9 @@ def run(args) -> None:
             print(json.dumps(line), flush=True)
             with log.open("a") as f:
                 f.write(json.dumps(line) + "\n")
+            if args.keep_every:
+                # Every scored model, for a choice by more than one metric afterwards (e.g. fg-ARI and MSC).
+                trainer.export(out / args.name / "at" / str(trainer.step))
             if args.keep_best and (best is None or scores[args.keep_best] > best):
                 # The best point so far, by the selection metric on these (not comet eval's) scenes:
                 # a long run's score can drift down after its peak (docs/time_to_quality.md, round 6).
@@ -280,6 +285,8 @@ def main() -> None:
     parser.add_argument("--recipe", metavar="FILE", help="train this recipe file (e.g. a zoo recipe) instead of a case")
     parser.add_argument("--keep-best", metavar="METRIC", help="export the model to OUT/NAME/best whenever METRIC "
                         "(e.g. fg_ari, fg_ari_clean) reaches a new high; best/score.json holds its line")
+    parser.add_argument("--keep-every", action="store_true", help="export the model at every evaluation to "
+                        "OUT/NAME/at/STEP (its line is in the log), to choose by more than one metric later")
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--name", default="base")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")

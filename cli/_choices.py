@@ -20,3 +20,4 @@ class Split(str, Enum):
 class Readout(str, Enum):
     clean = "clean"         # smoothed gradient maps, background assignment
     argmax = "argmax"       # the paper's argmax over raw gradient maps
+    smooth = "smooth"       # smoothed maps, every pixel to a component (a background the energy sees)

@@ -24,7 +24,9 @@ def evaluate(
     resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
     pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
     readout: Readout = typer.Option(Readout.clean, "--readout", help="COMET segmentation from its gradient maps: clean (smoothed, "
-                                "weak pixels to background) or argmax (the paper's, every pixel to a component)."),
+                                "weak pixels to background), smooth (smoothed, every pixel to a component: for a "
+                                "background with strong gradients, e.g. Tetrominoes' black) or argmax (the paper's, "
+                                "raw maps, every pixel to a component)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override: pixels whose strongest gradient is below "
                                               "this fraction of the image's peak are background."),
     smooth: Optional[int] = typer.Option(None, "--smooth", help="Override: average the gradient maps over (2R+1)² first."),

@@ -17,7 +17,7 @@ from comet_zoo.errors import CometError
 from comet_zoo.eval.evaluate import evaluate, flat_metrics, render_split
 from comet_zoo.train.recipe import Recipe
 from comet_zoo.eval.recombination import dataset_for, recombination_scores, score
-from comet_zoo.eval.segment import ARGMAX, Readout
+from comet_zoo.eval.segment import ARGMAX, CLEAN, SMOOTH, Readout
 from comet_zoo.train.trainer import Trainer
 
 OPTIONS = {"min_objects": 2, "max_objects": 3}
@@ -154,9 +154,11 @@ def test_cli_eval_writes_json_and_the_card(lighting_model):
     assert values["fg_ari"] == pytest.approx(report["segmentation"]["model"]["fg_ari"])
     assert values["fg_ari_stripes"] == pytest.approx(report["segmentation"]["stripes"]["fg_ari"])
     assert "fg_ari" in card.data.metrics and "## Evaluation" in card.text
-    again = comet(*args)                                  # a second run replaces the section
+    assert report["segmentation"]["readout"] == CLEAN.to_dict()             # the default read-out
+    again = comet(*args, "--readout", "smooth")           # a second run replaces the section
     assert again.returncode == 0, again.stderr
     assert (folder / "README.md").read_text().count("## Evaluation") == 1
+    assert json.loads(out.read_text())["segmentation"]["readout"] == SMOOTH.to_dict()
 
 
 def test_card_metrics_keep_a_concept_card_readable(tmp_path):

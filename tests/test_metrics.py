@@ -17,6 +17,7 @@ from comet_zoo.errors import CometError
 from comet_zoo.core.model import COMET
 from comet_zoo.eval.segment import (
     CLEAN,
+    SMOOTH,
     Readout,
     _batched_vjp_gradients,
     gradient_maps,
@@ -393,6 +394,21 @@ def test_the_threshold_uses_the_raw_strength_not_the_smoothed_one():
     # Smoothing spreads object gradients a pixel or two into the border; the raw strength does not.
     wide = labels_from_maps(maps, Readout(smooth=3, threshold=0.15))
     assert (wide[truth < 0] == -1).all()
+
+
+def test_smooth_keeps_the_objects_where_the_background_has_the_strongest_gradients():
+    maps, truth, speckle = _speckled_maps()
+    inside = truth >= 0
+    # Tetrominoes-like: every component's energy reacts most to the black background.
+    maps = torch.where(inside[:, None], maps, torch.full_like(maps, 20.0))
+    clean = labels_from_maps(maps, CLEAN)
+    assert (clean[inside] == -1).mean(dtype=torch.float32) > 0.9              # the threshold drops the objects
+    smooth = labels_from_maps(maps, SMOOTH)
+    away = inside.clone()                                                     # off the seam and the border
+    away[:, :, 5:11] = False
+    away[:, [2, 3, 12, 13], :] = away[:, :, [2, 3, 12, 13]] = False
+    assert (smooth >= 0).all() and (smooth[away] == truth[away]).all()
+    assert (labels_from_maps(maps, Readout())[away & speckle] != truth[away & speckle]).all()   # argmax keeps the speckle
 
 
 def test_readout_checks_its_arguments():
