@@ -23,7 +23,8 @@ def evaluate(
     option: List[str] = typer.Option([], "--option", "-O", help="Dataset option KEY=VALUE (repeatable), e.g. max_objects=3."),
     resize: bool = typer.Option(False, "--resize", help="Resize renders whose size differs from the model's instead of failing."),
     pairs: int = typer.Option(16, "--pairs", help="Scene pairs for recombination."),
-    readout: Readout = typer.Option(Readout.clean, "--readout", help="COMET segmentation from its gradient maps: clean (smoothed, "
+    readout: Optional[Readout] = typer.Option(None, "--readout", help="COMET segmentation from its gradient maps; default: "
+                                "the read-out the model's card measured its metrics with, else clean. clean (smoothed, "
                                 "weak pixels to background), smooth (smoothed, every pixel to a component: for a "
                                 "background with strong gradients, e.g. Tetrominoes' black) or argmax (the paper's, "
                                 "raw maps, every pixel to a component)."),
@@ -46,11 +47,11 @@ def evaluate(
 
     import dataclasses
 
-    from comet_zoo.eval.segment import READOUTS
+    from comet_zoo.eval.segment import CLEAN, READOUTS
+    from comet_zoo.eval.segment import Readout as ReadoutSpec
 
-    split, readout = split.value, readout.value
-    overrides = {key: v for key, v in (("threshold", threshold), ("smooth", smooth)) if v is not None}
-    chosen = dataclasses.replace(READOUTS[readout], **overrides)
+    split = split.value
+    tuned = {key: v for key, v in (("threshold", threshold), ("smooth", smooth)) if v is not None}
     groups = parse_groups(metrics)
     if json_out is not None:
         from comet_zoo._io import check_writable
@@ -62,6 +63,17 @@ def evaluate(
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))
+    from comet_zoo.hub.cards import card_readout
+
+    # The card's read-out reproduces the card's numbers (e.g. tetrominoes: smooth, its black background).
+    recorded = card_readout(folder)
+    if readout is not None:
+        base = READOUTS[readout.value]
+    elif recorded is not None:
+        base = ReadoutSpec.from_dict(recorded, f"{folder}/README.md: segmentation_readout")
+    else:
+        base = CLEAN
+    chosen = dataclasses.replace(base, **tuned)
     trained, given = training_options(folder, dataset), parse_key_values(option)
     overrides = {k: v for k, v in given.items() if k in trained and trained[k] != v}
     for key, value in overrides.items():  # allowed, but never silent: it may score training data
@@ -87,7 +99,8 @@ def evaluate(
     if card:
         from comet_zoo.hub.cards import write_metrics
 
-        path = write_metrics(folder, flat_metrics(report), dataset=dataset, split=split, n=report["dataset"]["n"])
+        path = write_metrics(folder, flat_metrics(report), dataset=dataset, split=split, n=report["dataset"]["n"],
+                             readout=(report.get("segmentation") or {}).get("readout"))
         console.print(f"metrics → {path}")
 
 

@@ -194,7 +194,8 @@ def build(model_dir: Path, name: str, version: str, out: Path,
         except (KeyError, TypeError) as exc:
             raise CometError(f"the eval report is not a `comet eval --json` report (missing {exc})") from None
         write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"),
-                      note="Measured on the float32 weights (model.safetensors)." if fp16 else "")
+                      note="Measured on the float32 weights (model.safetensors)." if fp16 else "",
+                      readout=(eval_report.get("segmentation") or {}).get("readout"))
     for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
         path.chmod(0o755 if path.is_dir() else 0o644)
     manifest.write(out)

@@ -140,6 +140,8 @@ def test_bad_input_names_what_is_missing(lighting_model):
 def test_cli_eval_writes_json_and_the_card(lighting_model):
     from huggingface_hub import ModelCard
 
+    from comet_zoo.hub.cards import card_readout
+
     _, folder = lighting_model
     out = folder.parent / "report.json"
     args = ["eval", str(folder), "--dataset", "clevr-lighting", "--n", "12", "--pairs", "2",
@@ -159,10 +161,19 @@ def test_cli_eval_writes_json_and_the_card(lighting_model):
     assert again.returncode == 0, again.stderr
     assert (folder / "README.md").read_text().count("## Evaluation") == 1
     assert json.loads(out.read_text())["segmentation"]["readout"] == SMOOTH.to_dict()
+    assert card_readout(folder) == SMOOTH.to_dict()       # the card records the read-out of its numbers
+    args = ["eval", str(folder), "--dataset", "clevr-lighting", "--n", "4", "--metrics", "segmentation",
+            "-O", "min_objects=2", "-O", "max_objects=3", "--device", "cpu", "--json", str(out)]
+    default = comet(*args)                                # and comet eval reads them that way by default
+    assert default.returncode == 0, default.stderr
+    assert json.loads(out.read_text())["segmentation"]["readout"] == SMOOTH.to_dict()
+    tuned = comet(*args, "--smooth", "1")                 # an override tunes the card's read-out
+    assert tuned.returncode == 0, tuned.stderr
+    assert json.loads(out.read_text())["segmentation"]["readout"] == {"smooth": 1, "threshold": None, "vote": 0}
 
 
 def test_card_metrics_keep_a_concept_card_readable(tmp_path):
-    from comet_zoo.hub.cards import read_card, render, write_metrics
+    from comet_zoo.hub.cards import card_readout, read_card, render, write_metrics
 
     config = {"num_components": 2, "pos_embed": [False, True]}
     (tmp_path / "exemplars").mkdir()
@@ -173,6 +184,13 @@ def test_card_metrics_keep_a_concept_card_readable(tmp_path):
     info = read_card(tmp_path)
     assert info.metrics == {"mse": 0.1, "fg_ari": 0.25, "fg_ari_stripes": 0.5}
     assert [c.name for c in info.concepts] == ["global0", "obj0"]
+    assert card_readout(tmp_path) is None                 # no read-out recorded: comet eval uses CLEAN
+    write_metrics(tmp_path, {"fg_ari": 0.5}, dataset="clevr", n=10, readout={"smooth": 3, "threshold": 2.0, "vote": 0})
+    assert card_readout(tmp_path) == {"smooth": 3, "threshold": 2.0, "vote": 0}
+    with pytest.raises(CometError, match="card: .* not a segmentation read-out .*threshold"):
+        Readout.from_dict(card_readout(tmp_path), "card")
+    with pytest.raises(CometError, match="not a segmentation read-out"):
+        Readout.from_dict({"smooth": 1, "radius": 2}, "card")
 
 
 def test_cli_errors_are_one_line_with_exit_2(lighting_model):

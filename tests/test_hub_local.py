@@ -282,6 +282,7 @@ def test_push_puts_eval_metrics_figures_and_weight_facts_on_the_card(tmp_path):
     flat = json.loads(report.read_text())["segmentation"]
     assert metrics["fg_ari"] == pytest.approx(flat["model"]["fg_ari"])
     assert metrics["fg_ari_stripes"] == pytest.approx(flat["stripes"]["fg_ari"])
+    assert card.data.to_dict()["segmentation_readout"] == flat["readout"]   # how those numbers were read out
     tasks = {r.metric_type: (r.task_type, r.dataset_type) for r in card.data.eval_results}
     assert tasks["fg_ari"] == ("image-segmentation", "comet-zoo/shapes-procedural")
     assert tasks["mse"][0] == "image-to-image"

@@ -3,13 +3,17 @@
 # with baselines and what each component wins) and the two card figures. Then write
 # cards/NAME.yaml from the printed tables, and push (the last lines say how).
 #
-#   bash zoo-runs/release.sh NAME MODEL_DIR DATASET VERSION
+#   bash zoo-runs/release.sh NAME MODEL_DIR DATASET VERSION [READOUT]
 #   bash zoo-runs/release.sh clevr runs/ttq14e/pool-slot-curriculum1500/model clevr v5
+#   bash zoo-runs/release.sh tetrominoes runs/s19/tetro/best tetrominoes v5 smooth
+#
+# READOUT (default clean) is `comet eval --readout`: `smooth` for a background the energy reacts
+# to most (Tetrominoes' black, docs/segmentation_readout.md); say which in the card's note.
 #
 # The figures decompose the current version's exemplars 0 and 1 (the same test renders:
 # exemplars come from the recipe's data set and seed), so versions are compared on one scene.
 set -euo pipefail
-name=$1 model=$2 dataset=$3 version=$4
+name=$1 model=$2 dataset=$3 version=$4 readout=${5:-clean}
 current=$(ls -d comet_zoo/zoo/"$name"/v* 2>/dev/null | sort -V | tail -1 || true)
 report="$(dirname "$model")/eval-$version.json"
 scenes="$current/exemplars"
@@ -31,7 +35,7 @@ for i, image in enumerate(recipe_test_scenes(Recipe.load(model / "recipe.json"),
 PY
 fi
 
-comet eval "$model" --dataset "$dataset" --n 500 --json "$report"
+comet eval "$model" --dataset "$dataset" --n 500 --readout "$readout" --json "$report"
 comet decompose "$model" "$scenes/0.png" -o "docs/zoo/$name-decompose.png"
 comet recombine "$model:$scenes/0.png" "$model:$scenes/1.png" -o "docs/zoo/$name-recombine.png"
 echo

@@ -118,6 +118,16 @@ class Readout:
     def to_dict(self) -> dict:
         return {"smooth": self.smooth, "threshold": self.threshold, "vote": self.vote}
 
+    @classmethod
+    def from_dict(cls, raw, where: str) -> Readout:
+        """A read-out recorded as to_dict() (e.g. in a card); a one-line CometError naming `where` if not one."""
+        if not isinstance(raw, dict) or set(raw) - {"smooth", "threshold", "vote"}:
+            raise CometError(f"{where}: {raw!r} is not a segmentation read-out (smooth, threshold, vote)")
+        try:
+            return cls(**raw)
+        except (TypeError, CometError) as exc:
+            raise CometError(f"{where}: {raw!r} is not a segmentation read-out ({exc})") from None
+
 
 # The paper's assignment: every pixel to its strongest raw gradient.
 ARGMAX = Readout()

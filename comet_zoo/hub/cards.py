@@ -261,14 +261,16 @@ EVAL_BEGIN, EVAL_END = "<!-- comet-eval -->", "<!-- /comet-eval -->"
 
 
 def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str, split: str = "test",
-                  n: int | None = None, note: str = "") -> Path:
+                  n: int | None = None, note: str = "", readout: dict | None = None) -> Path:
     """Write evaluation metrics into a model folder's card (README.md), atomically.
 
     Front matter: each metric becomes an eval result of the model-index (the values
     `read_card` returns as CardInfo.metrics) and its name joins `metrics`; body: an
     "Evaluation" table between comet-eval markers, replaced on each call. Metrics of
     earlier evaluations with other names are kept. A folder without a card gets a
-    minimal one (a model fresh from `comet train`).
+    minimal one (a model fresh from `comet train`). `readout` (the report's segmentation
+    read-out, a Readout's dict) goes into the front matter beside the metrics it produced:
+    `comet eval` then reads the model's segmentation the same way by default (card_readout).
     """
     from huggingface_hub import EvalResult, ModelCard
 
@@ -294,6 +296,10 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
     kept = [r for r in (data.eval_results or []) if r.metric_type not in metrics]
     data.eval_results = kept + new
     data.metrics = sorted(set(data.metrics or []) | set(metrics))
+    if readout is not None:
+        data.segmentation_readout = dict(readout)
+        note = (f"Segmentation read out with smooth {readout.get('smooth')}, threshold {readout.get('threshold')}, "
+                f"vote {readout.get('vote')} (`comet eval`'s default for this model). " + note).strip()
     scenes = f"{n} {split} scenes" if n else f"the {split} split"
     table = _table([[k, "inf" if v == float("inf") else f"{v:.4f}"] for k, v in metrics.items()], ["metric", "value"])
     section = "\n".join([EVAL_BEGIN, "## Evaluation", "", f"`comet eval` on {scenes} of `{dataset}`."
@@ -307,3 +313,17 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
     with atomic_path(path) as tmp:
         tmp.write_text(str(out), encoding="utf-8")
     return path
+
+
+def card_readout(folder: str | Path) -> dict | None:
+    """The segmentation read-out (a Readout's dict) that a model folder's card records for
+    its metrics (written by `write_metrics`), or None when it records none."""
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        return None
+    try:
+        return ModelCard.load(path, ignore_metadata_errors=True).data.to_dict().get("segmentation_readout")
+    except Exception:   # an unreadable card records nothing; `comet card` reports what is wrong with it
+        return None
