@@ -159,7 +159,7 @@ def write_markdown(results: dict, args, started: str) -> str:
     for name, label in (("clevr-comet", "COMET (K 4, latent 16, pos. embed)"), ("clevr-slot-attention", "Slot Attention (K 4)")):
         s = seg(name)["model"]
         rows.append([label, *(fmt(s[k]) for k in ("fg_ari", "ari", "msc", "wsc")), *size_cols(meta(name))])
-    for key, label in (("stripes", "stripes baseline"), ("kmeans_colour", "k-means colour baseline")):
+    for key, label in (("stripes", "stripes baseline"), ("grid", "grid baseline"), ("kmeans_colour", "k-means colour baseline")):
         s = seg("clevr-comet")[key]
         rows.append([label, *(fmt(s[k]) for k in ("fg_ari", "ari", "msc", "wsc")), "0", "–", "–"])
     out += [table(["model", "fg-ARI", "ARI", "covering (MSC)", "weighted covering (WSC)", "parameters", "steps",

@@ -83,7 +83,7 @@ def main() -> None:
     k = model.config.num_components
     base = baseline_scores(scenes.images, scenes.masks, k)
     common = {"model": args.model, "dataset": dataset, "n": args.n, "bg_components": bg,
-              "stripes_fg_ari": round(base["stripes"]["fg_ari"], 4),
+              "stripes_fg_ari": round(base["stripes"]["fg_ari"], 4), "grid_fg_ari": round(base["grid"]["fg_ari"], 4),
               "kmeans_colour": {key: round(v, 4) for key, v in base["kmeans_colour"].items()}, "maps_s": round(seconds, 1)}
     variants = {"argmax": {}}
     variants.update({f"smooth-{r}": {"smooth": r} for r in (1, 2)})

@@ -145,6 +145,7 @@ def run(args) -> None:
               "threads": torch.get_num_threads(), "nproc": trainer.world_size, "machine": f"{platform.machine()} {os.cpu_count()} cores",
               "device": str(trainer.device), "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
               "stripes_fg_ari": base and base["stripes"]["fg_ari"],
+              "grid_fg_ari": base and base["grid"]["fg_ari"],
               "kmeans_fg_ari": base and base["kmeans_colour"]["fg_ari"], "test_scenes": TEST_SCENES}
     print(json.dumps(header), flush=True)
     with log.open("a") as f:

@@ -120,7 +120,7 @@ def _print(report: dict) -> None:
         ro = seg.get("readout")
         name = m["kind"] + (f" (smooth {ro['smooth']}, threshold {ro['threshold']}, vote {ro['vote']})" if ro else "")
         rows = (("model", name), ("argmax", f"{m['kind']}, the paper's argmax"), ("stripes", "stripes baseline"),
-                ("kmeans_colour", "k-means colour baseline"))
+                ("grid", "grid baseline"), ("kmeans_colour", "k-means colour baseline"))
         for row, label in ((row, label) for row, label in rows if row in seg):
             s = seg[row]
             t.add_row(label, *(f"{s[k]:.3f}" for k in ("fg_ari", "ari", "msc", "wsc")), style="bold" if row == "model" else "dim")

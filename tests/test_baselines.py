@@ -113,6 +113,6 @@ def test_comet_train_and_eval_take_a_baseline_recipe(tmp_path):
     assert "stripes baseline" in out.stdout and "k-means colour baseline" in out.stdout
     data = json.loads(report.read_text())
     assert data["model"]["kind"] == "slot-attention"
-    assert set(data["segmentation"]) == {"k", "readout", "model", "stripes", "kmeans_colour", "components"}
+    assert set(data["segmentation"]) == {"k", "readout", "model", "stripes", "grid", "kmeans_colour", "components"}
     assert data["segmentation"]["readout"] is None          # it segments by itself: no gradient read-out
     assert len(data["segmentation"]["components"]["binds"]) == data["model"]["num_components"]   # per slot

@@ -51,7 +51,7 @@ def test_report_has_every_group_with_baselines_on_the_same_scenes(lighting_model
     report = evaluate(model, "clevr-lighting", n=20, options=OPTIONS, pairs=3)
     assert set(report["reconstruction"]) == {"mse", "psnr", "ssim", "mse_mean_image"}
     seg = report["segmentation"]
-    assert seg["k"] == 3 and set(seg) == {"k", "readout", "model", "argmax", "stripes", "kmeans_colour", "components"}
+    assert seg["k"] == 3 and set(seg) == {"k", "readout", "model", "argmax", "stripes", "grid", "kmeans_colour", "components"}
     roles = seg["components"]
     assert all(len(roles[key]) == 3 for key in ("object_iou", "binds", "background", "area", "names"))
     assert sum(roles["area"]) == pytest.approx(1.0, abs=1e-3)    # the argmax gives every pixel to a component

@@ -11,7 +11,7 @@ import torch
 
 from comet_zoo.eval import metrics as M
 from comet_zoo.eval._fit import SoftmaxClassifier, lasso, max_assignment
-from comet_zoo.eval.baselines.trivial import baseline_scores, kmeans_colour, stripes
+from comet_zoo.eval.baselines.trivial import baseline_scores, grid, kmeans_colour, stripes
 from comet_zoo.core.config import CometConfig
 from comet_zoo.errors import CometError
 from comet_zoo.core.model import COMET
@@ -307,6 +307,23 @@ def test_stripes_inflate_fg_ari_on_sparse_scenes():
     rows = baseline_scores(images, masks, 4)
     assert rows["stripes"]["fg_ari"] == pytest.approx(M.fg_ari(masks, pred))
     assert set(rows["kmeans_colour"]) == {"fg_ari", "ari", "msc", "wsc"}
+    assert rows["grid"]["fg_ari"] == pytest.approx(M.fg_ari(masks, grid(images, 4)))
+
+
+def test_grid_cuts_near_square_cells():
+    images = np.zeros((2, 3, 6, 9))
+    four = grid(images, 4)
+    assert four.shape == (2, 6, 9) and four.dtype == np.int64
+    np.testing.assert_array_equal(four[1, :, [0, 4, 5, 8]].T, [[0, 0, 1, 1]] * 3 + [[2, 2, 3, 3]] * 3)
+    assert set(np.unique(grid(images, 7))) == set(range(6))               # 2 × 3: at most k cells
+    assert set(np.unique(grid(images, 1))) == {0}
+    # Compact objects, one per quadrant: the 2 × 2 grid finds them exactly, stripes do not.
+    masks = np.zeros((1, 8, 8), dtype=np.int64)
+    masks[0, 1:3, 1:3], masks[0, 1:3, 5:7], masks[0, 5:7, 1:3], masks[0, 5:7, 5:7] = 1, 2, 3, 4
+    assert M.fg_ari(masks, grid(np.zeros((1, 3, 8, 8)), 4)) == pytest.approx(1.0)
+    assert M.fg_ari(masks, stripes(np.zeros((1, 3, 8, 8)), 4)) < 0.5
+    with pytest.raises(CometError, match="k must be"):
+        grid(images, 0)
 
 
 def test_kmeans_colour_separates_colours():

@@ -252,7 +252,8 @@ def flat_metrics(report: dict) -> dict[str, float]:
     out = {f"{k}": v for k, v in report["reconstruction"].items()}
     seg = report.get("segmentation")
     if seg:
-        for row, suffix in (("model", ""), ("argmax", "_argmax"), ("stripes", "_stripes"), ("kmeans_colour", "_kmeans")):
+        for row, suffix in (("model", ""), ("argmax", "_argmax"), ("stripes", "_stripes"), ("grid", "_grid"),
+                            ("kmeans_colour", "_kmeans")):
             out.update({f"{key}{suffix}": v for key, v in seg.get(row, {}).items()})
     dis = report.get("disentanglement") or {}
     out.update({k: v for k, v in dis.items() if k not in ("pca_dim", "component_r2", "baselines")})
