@@ -10,8 +10,9 @@ score the fixed test set as training goes.
 
 Every `--eval-every` seconds of training (evaluation time is not counted) it logs
 one JSON line: steps, training minutes, fg-ARI / ARI / coverings of the gradient
-segmentation (the paper's argmax, `*_clean`: the CLEAN read-out, `*_smooth`: SMOOTH), reconstruction MSE, and the stripes and k-means colour
-baselines on the same scenes. Lines go to stdout and to OUT/NAME.jsonl; the run
+segmentation (the paper's argmax, `*_clean`: the CLEAN read-out, `*_smooth`: SMOOTH),
+reconstruction MSE, and the stripes and k-means colour baselines on the same scenes; on data
+with factors (falcor) MIG, MCC, BetaVAE and DCI-D by `comet eval`'s protocol. Lines go to stdout and to OUT/NAME.jsonl; the run
 folder OUT/NAME holds the checkpoint and, at the end, the exported model; with
 `--keep-best`, OUT/NAME/best is the model at the best evaluation so far (these 256
 scenes, seed 1234: not the ones `comet eval` reports on, seed 0); with `--keep-every`,
@@ -85,7 +86,7 @@ def apply_overrides(recipe: dict, sets: list[str]) -> dict:
     return recipe
 
 
-def evaluate(model, images, masks, k) -> dict:
+def evaluate(model, images, masks, k, factors=None) -> dict:
     import torch
 
     from comet_zoo.eval.metrics import mse, segmentation_scores
@@ -110,6 +111,11 @@ def evaluate(model, images, masks, k) -> dict:
         for name, readout in (("clean", CLEAN), ("smooth", SMOOTH)):
             read = segmentation_scores(masks, labels_from_maps(maps, readout).cpu().numpy())
             scores.update({f"{key}_{name}": v for key, v in read.items()})
+    if factors is not None and not baseline:   # falcor: the paper's disentanglement protocol on these scenes
+        from comet_zoo.eval.evaluate import disentanglement
+
+        dis = disentanglement(z.float().cpu().numpy(), factors)
+        scores.update({key: dis[key] for key in ("mig", "mcc", "betavae", "dci_disentanglement")})
     model.train()
     return scores
 
@@ -167,7 +173,7 @@ def run(args) -> None:
         score, stop = from_rank0([trained_s >= next_eval or trained_s >= budget, trained_s >= budget], trainer.device)
         if score:
             t_eval = time.perf_counter()
-            scores = evaluate(trainer.model, test.images, test.masks, k)
+            scores = evaluate(trainer.model, test.images, test.masks, k, test.factors)
             line = {"variant": args.name, "step": trainer.step, "train_min": round(trained_s / 60, 2),
                     **{key: round(v, 4) for key, v in scores.items()},
                     "stripes_fg_ari": base and round(base["stripes"]["fg_ari"], 4),
