@@ -90,7 +90,13 @@ def evaluate(model, images, masks, k, factors=None) -> dict:
     import torch
 
     from comet_zoo.eval.metrics import mse, segmentation_scores
-    from comet_zoo.eval.segment import ARGMAX, CLEAN, SMOOTH, gradient_maps, labels_from_maps
+    from comet_zoo.eval.segment import (
+        ARGMAX,
+        CLEAN,
+        SMOOTH,
+        gradient_maps,
+        labels_from_maps,
+    )
 
     model.eval()
     device = next(model.parameters()).device
