@@ -26,15 +26,16 @@ python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . >runs/g
 python3 benchmarks/train_step.py --device "$DEVICE" --cases paper64,small32 --variants base,cl --steps 5 \
   >runs/gpu/train_step.jsonl 2>runs/gpu/train_step.err
 
-zoo() {  # NAME RECIPE FROM [--set ...]; FROM: a zoo-runs folder whose checkpoint the run continues, or ""
+zoo() {  # NAME RECIPE FROM [--keep-best METRIC] [--set ...]; FROM: a zoo-runs folder whose checkpoint the run continues, or ""
   local name=$1 recipe=$2 from=${3:-}; shift 3
-  local resume=()
+  local resume=() keep=(--keep-best fg_ari_clean)
+  if [ "${1:-}" = --keep-best ]; then keep=(--keep-best "$2"); shift 2; fi
   if [ -n "$from" ]; then
     mkdir -p "runs/gpu/$name" && cp "zoo-runs/$from/checkpoint.safetensors" "runs/gpu/$name/" && resume=(--resume)
   fi
   timeout -s INT -k 40 "$HARD" python3 benchmarks/time_to_quality.py --recipe "$recipe" "${resume[@]}" \
     --minutes "$MINUTES" --name "$name" --out runs/gpu --device "$DEVICE" --eval-every 60 \
-    --keep-best fg_ari_clean "$@" >"runs/gpu/$name.out" 2>&1 &
+    "${keep[@]}" "$@" >"runs/gpu/$name.out" 2>&1 &
 }
 
 # Fresh runs of today's recipes (slot encoder, pool stem, object-count curriculum).
@@ -45,13 +46,18 @@ zoo clevr-lighting comet_zoo/recipes/clevr-lighting.json ""
 zoo clevr-b64 comet_zoo/recipes/clevr.json "" --set train.batch_size=64
 # Continued lineages (their recipe.json is the one their checkpoint was written with).
 zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5
-zoo tetrominoes-cont zoo-runs/tetrominoes/recipe.json tetrominoes
+# tetrominoes: the slot candidate's components are quadrants (fg-ARI = the 2x2 grid's); its
+# black background needs the smooth read-out. Continue it, and try it without CoordConv, so that
+# position alone cannot define a component.
+zoo tetrominoes-slot-cont zoo-runs/tetrominoes-slot-candidate/recipe.json tetrominoes-slot-candidate --keep-best fg_ari_smooth
+zoo tetrominoes-nopos comet_zoo/recipes/tetrominoes.json "" --keep-best fg_ari_smooth --set 'model.pos_embed=[false]'
 # clevr64's checkpoint is past its decay phase (lr 1e-4): restart it at the constant 1e-3.
 zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --set train.total_steps=40000 --set train.decay_steps=0
-# falcor has no masks: the run keeps its last point; Table 3 (COMET against the beta-VAEs at one
-# budget) is `benchmarks/paper_tables.py`, run after this on the same GPU.
-timeout -s INT -k 40 "$HARD" python3 benchmarks/time_to_quality.py --recipe comet_zoo/recipes/falcor.json \
-  --minutes "$MINUTES" --name falcor --out runs/gpu --device "$DEVICE" --eval-every 60 >runs/gpu/falcor.out 2>&1 &
+# falcor has factors, no masks: kept by MCC (the harness logs MIG/MCC/BetaVAE/DCI-D on data with
+# factors). Table 3 (COMET against the beta-VAEs at one budget) is `benchmarks/paper_tables.py`,
+# run after this on the same GPU.
+zoo falcor comet_zoo/recipes/falcor.json "" --keep-best mcc
+zoo falcor-cont zoo-runs/falcor/recipe.json falcor --keep-best mcc
 
 sleep 30; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >runs/gpu/gpu_util.txt
 wait
