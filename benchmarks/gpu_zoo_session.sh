@@ -51,7 +51,8 @@ zoo clevr-lighting-cont zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5
 # position alone cannot define a component.
 zoo tetrominoes-slot-cont zoo-runs/tetrominoes-slot-candidate/recipe.json tetrominoes-slot-candidate --keep-best fg_ari_smooth
 zoo tetrominoes-nopos comet_zoo/recipes/tetrominoes.json "" --keep-best fg_ari_smooth --set 'model.pos_embed=[false]'
-# clevr64's checkpoint is past its decay phase (lr 1e-4): restart it at the constant 1e-3.
+# clevr64's checkpoint is step 11500, before any decay: go on at the constant 1e-3 (a checkpoint
+# after a decay must not be restarted at 1e-3: docs/time_to_quality.md).
 zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --set train.total_steps=40000 --set train.decay_steps=0
 # falcor has factors, no masks: kept by MCC (the harness logs MIG/MCC/BetaVAE/DCI-D on data with
 # factors). Table 3 (COMET against the beta-VAEs at one budget) is `benchmarks/paper_tables.py`,
