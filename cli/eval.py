@@ -66,10 +66,9 @@ def evaluate(
     from comet_zoo.hub.cards import card_readout
 
     # The card's read-out reproduces the card's numbers (e.g. tetrominoes: smooth, its black background).
-    recorded = card_readout(folder)
     if readout is not None:
         base = READOUTS[readout.value]
-    elif recorded is not None:
+    elif (recorded := card_readout(folder)) is not None:   # the card is read only when no --readout is given
         base = ReadoutSpec.from_dict(recorded, f"{folder}/README.md: segmentation_readout")
     else:
         base = CLEAN

@@ -8,7 +8,8 @@
 #   bash zoo-runs/release.sh tetrominoes runs/s19/tetro/best tetrominoes v5 smooth
 #
 # READOUT (default clean) is `comet eval --readout`: `smooth` for a background the energy reacts
-# to most (Tetrominoes' black, docs/segmentation_readout.md); say which in the card's note.
+# to most (Tetrominoes' black, docs/segmentation_readout.md). `comet push --eval` records it on the
+# card, and `comet eval` of the pushed model then reads that way by default.
 #
 # The figures decompose the current version's exemplars 0 and 1 (the same test renders:
 # exemplars come from the recipe's data set and seed), so versions are compared on one scene.
