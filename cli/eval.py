@@ -126,7 +126,8 @@ def _print(report: dict) -> None:
         console.print(t)
         roles = seg.get("components")
         if roles:
-            t = Table(title="what each component wins: its best IoU with an object and how often that IoU is "
+            within = " within the objects' pixels" if roles.get("iou_within") == "objects" else ""
+            t = Table(title=f"what each component wins: its best IoU with an object{within} and how often that IoU is "
                             ">= 0.5 (the read-out above); its share of the background and of the image (the paper's argmax)")
             for col in ("component", "object IoU", "binds", "background", "area", "suggested name"):
                 t.add_column(col, justify="left" if col in ("component", "suggested name") else "right")

@@ -157,10 +157,14 @@ def test_cli_eval_writes_json_and_the_card(lighting_model):
     assert values["fg_ari_stripes"] == pytest.approx(report["segmentation"]["stripes"]["fg_ari"])
     assert "fg_ari" in card.data.metrics and "## Evaluation" in card.text
     assert report["segmentation"]["readout"] == CLEAN.to_dict()             # the default read-out
+    assert report["segmentation"]["components"]["iou_within"] == "image"    # its threshold leaves the floor out
     again = comet(*args, "--readout", "smooth")           # a second run replaces the section
     assert again.returncode == 0, again.stderr
     assert (folder / "README.md").read_text().count("## Evaluation") == 1
-    assert json.loads(out.read_text())["segmentation"]["readout"] == SMOOTH.to_dict()
+    smooth = json.loads(out.read_text())["segmentation"]
+    assert smooth["readout"] == SMOOTH.to_dict()
+    assert smooth["components"]["iou_within"] == "objects"                  # every pixel to a component
+    assert "within the objects' pixels" in " ".join(again.stdout.split())   # the table says so
     assert card_readout(folder) == SMOOTH.to_dict()       # the card records the read-out of its numbers
     args = ["eval", str(folder), "--dataset", "clevr-lighting", "--n", "4", "--metrics", "segmentation",
             "-O", "min_objects=2", "-O", "max_objects=3", "--device", "cpu", "--json", str(out)]

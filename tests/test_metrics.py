@@ -371,6 +371,23 @@ def test_component_roles_tell_objects_from_background_and_name_them():
         M.component_roles(true, pred[:, :4], 4)
 
 
+def test_component_roles_within_objects_ignore_the_floor_a_component_wins():
+    # A read-out without a threshold: every pixel goes to a component, so the one that is
+    # exactly object 1 also holds most of the floor.
+    true = np.zeros((1, 8, 8), dtype=np.int64)
+    true[0, 1:3, 1:3] = 1                                   # object 1: 4 pixels
+    true[0, 5:8, 5:8] = 2                                   # object 2: 9 pixels
+    pred = np.zeros((1, 8, 8), dtype=np.int64)             # component 0: object 1 and the floor (56 pixels)
+    pred[0, 5:8, 5:8] = 1                                   # component 1: object 2
+    pred[0, 5, 5] = 0                                       # one pixel of object 2 goes to component 0
+    image = M.component_roles(true, pred, 2)
+    assert image["object_iou"][0] == pytest.approx(4 / 56, abs=1e-4) and image["binds"][0] == 0.0
+    within = M.component_roles(true, pred, 2, objects_only=True)
+    assert within["object_iou"] == [pytest.approx(4 / 5, abs=1e-4), pytest.approx(8 / 9, abs=1e-4)]
+    assert within["binds"] == [1.0, 1.0]
+    assert within["background"] == image["background"] and within["area"] == image["area"]
+
+
 # -- reading gradient maps out into labels ----------------------------------------------
 def _speckled_maps(seed=0):
     """Two components, each strong on its own half of a 16×16 image and zero on a weak

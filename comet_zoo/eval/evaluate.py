@@ -170,12 +170,15 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
             report["segmentation"]["argmax"] = M.segmentation_scores(scenes.masks, torch.cat(argmax).numpy())
         # What each component wins: its objects under the read-out (weak floor pixels belong to
         # none), its share of the floor under the paper's argmax (every pixel to some
-        # component). Which are objects, which the background: how a card names them.
-        roles = M.component_roles(scenes.masks, pred, k)
+        # component). Which are objects, which the background: how a card names them. A read-out
+        # without a threshold gives the floor to components too: their IoU is then taken within
+        # the objects' pixels, or a component that is exactly one piece plus floor never binds.
+        within = "objects" if comet and readout.threshold is None else "image"
+        roles = M.component_roles(scenes.masks, pred, k, objects_only=within == "objects")
         if comet and readout != ARGMAX:   # under the argmax read-out, pred is the argmax already
             floor = M.component_roles(scenes.masks, torch.cat(argmax).numpy(), k)
             roles.update(background=floor["background"], area=floor["area"])
-        report["segmentation"]["components"] = {**roles, "names": M.component_names(roles)}
+        report["segmentation"]["components"] = {**roles, "names": M.component_names(roles), "iou_within": within}
         report["segmentation"].update(baseline_scores(x, scenes.masks, k, seed))
     if "disentanglement" in wanted:
         stage("scoring disentanglement")

@@ -188,10 +188,12 @@ def segmentation_scores(true_masks, pred_masks) -> dict:
     }
 
 
-def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5) -> dict:
+def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5, objects_only: bool = False) -> dict:
     """What each of K components segments (pred labels 0..K-1; other labels, e.g. -1 for
     unassigned, belong to none), as lists of K numbers, means over images:
-        object_iou   its best IoU with any ground-truth object (0 in images it wins no pixel)
+        object_iou   its best IoU with any ground-truth object (0 in images it wins no pixel);
+                     objects_only: within the objects' pixels, as fg-ARI scores (for a read-out
+                     that gives every pixel to a component, the floor it wins would swamp it)
         binds        the fraction of images in which that IoU is >= bind_iou: it is an object
         background   the share of the ground-truth background pixels it wins
         area         the share of all pixels it wins
@@ -213,7 +215,8 @@ def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5) ->
         size_p = joint.sum(0)[None]                                 # [1, K]
         if objects > 1:
             inter = joint[1:]                                       # objects only [G-1, K]
-            union = size_t[1:] + size_p - inter
+            won = inter.sum(0)[None] if objects_only else size_p    # [1, K]
+            union = size_t[1:] + won - inter
             iou[i] = np.where(union > 0, inter / np.maximum(union, 1), 0.0).max(0)
         bg_won += joint[0]
         bg_total += int(size_t[0, 0])
