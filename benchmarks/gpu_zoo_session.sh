@@ -11,11 +11,11 @@
 # and is packed into OUT (default $OUT or runs/gpu-out) as runs-gpu.tgz.part-* (<= 15 MB each).
 # Continue any run on any machine with --resume.
 #
-# Today's lineup (2026-11-28; what each one is for is in docs/time_to_quality.md):
-# - continue published lineages with a decay phase, the lever that lifted clevr v3 -> v4;
+# The lineup (what each run is for is in docs/time_to_quality.md):
+# - continue the published lineages (a decay phase where a run's rate never fell: it lifted clevr v3 -> v4);
 # - keep every scored point where two metrics decide (fg-ARI and covering), else the best one;
 # - fp32 and NCHW on the GPU (resumable changes; the CPU lineages were bf16 + channels_last):
-#   the configuration the last lease ran.
+#   the configuration the leases of 2026-11-26 and -28 ran.
 set -u
 DEADLINE=${1:-450}
 PACK=${2:-${OUT:-runs/gpu-out}}
@@ -48,23 +48,20 @@ zoo() {  # NAME RECIPE FROM [harness options...]; FROM: a zoo-runs folder whose 
     --set train.precision=fp32 --set train.channels_last=false "$@" >"runs/gpu/$name.out" 2>&1 &
 }
 
-# clevr-toy v4 (step 9263, constant 1e-3): decay to 1e-4 over 2400 steps, from now.
-zoo clevr-toy-decay zoo-runs/clevr-toy/recipe.json clevr-toy --keep-every --keep-best fg_ari_clean \
-  --set train.total_steps=11700 --set train.decay_steps=2400 --set train.min_lr=0.0001
-# clevr v4 (step 19200, decayed): on at its final rate 1e-4, never a warm restart.
+# Lineages as zoo-runs/ holds them after the lease of 2026-11-28 (docs/time_to_quality.md):
+# clevr (v5's run) and clevr-toy (v5's run) are past their decay phases: on at 1e-4.
+zoo clevr-toy-lowlr zoo-runs/clevr-toy/recipe.json clevr-toy --keep-every --keep-best fg_ari_clean
 zoo clevr-lowlr zoo-runs/clevr/recipe.json clevr --keep-every --keep-best fg_ari_clean
-# clevr64 (step 11500, before any decay): on at 1e-3, every point kept (fg-ARI >= 0.8 and MSC >= 0.5 at once).
-zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean \
-  --set train.total_steps=40000 --set train.decay_steps=0
-# clevr-lighting v5's run (step 9461, constant 1e-3, objects plateaued at 0.40-0.44): a decay phase.
-zoo clevr-lighting-decay zoo-runs/clevr-lighting-v5/recipe.json clevr-lighting-v5 --keep-best fg_ari_clean \
-  --set train.total_steps=12000 --set train.decay_steps=2500 --set train.min_lr=0.0001
-# tetrominoes: the slot candidate's components are quadrants (fg-ARI = the 2x2 grid's); its
-# black background needs the smooth read-out. Continue it, and train it without CoordConv, so
-# that position alone cannot define a component.
+# clevr64 (step 14572, before any decay): on at 1e-3, and a branch that decays, every point kept
+# (the targets are fg-ARI >= 0.8 and MSC >= 0.5 at once).
+zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean
+zoo clevr64-decay zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean \
+  --set train.total_steps=16572 --set train.decay_steps=2000 --set train.min_lr=0.0001
+# tetrominoes (the slot run: pieces bound from about step 10000 on, still rising), kept by the
+# smooth read-out (black background: docs/segmentation_readout.md).
 zoo tetrominoes-slot-cont zoo-runs/tetrominoes-slot-candidate/recipe.json tetrominoes-slot-candidate --keep-best fg_ari_smooth
-zoo tetrominoes-nopos comet_zoo/recipes/tetrominoes.json "" --keep-best fg_ari_smooth --set 'model.pos_embed=[false]'
-# falcor (step 4260, MCC still rising at 1e-3): kept by MCC.
+# falcor (v6's run, constant 1e-3): on, kept by MCC. (A decay phase on clevr-lighting's run and
+# tetrominoes without CoordConv gained nothing on 2026-11-28.)
 zoo falcor-cont zoo-runs/falcor/recipe.json falcor --keep-best mcc
 
 sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv >runs/gpu/gpu_util.txt 2>&1

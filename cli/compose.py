@@ -49,7 +49,7 @@ def compose(
 
 
 def decompose(
-    model: str = typer.Argument(..., help="Any model reference: clevr, clevr@v4, hf-hub:ORG/NAME, ./runs/x/model."),
+    model: str = typer.Argument(..., help="Any model reference: clevr, clevr@v5, hf-hub:ORG/NAME, ./runs/x/model."),
     image: Path = typer.Argument(..., help="Image to decompose."),
     out: Path = typer.Option(..., "--out", "-o", help="Output PNG grid."),
     seed: int = typer.Option(0, "--seed"),

@@ -38,7 +38,7 @@ def _concepts(names: list[str]) -> str:
 REF_HELP = "NAME[@vN], bundled:NAME, hf-hub:ORG/NAME[@vN] or file:///DIR/NAME[@vN]"
 
 
-def pull(model: str = typer.Argument(..., help=f"{REF_HELP}; e.g. clevr or clevr@v4.")) -> None:
+def pull(model: str = typer.Argument(..., help=f"{REF_HELP}; e.g. clevr or clevr@v5.")) -> None:
     """Download a model into the local cache and verify every file (sha256)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 

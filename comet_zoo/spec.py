@@ -1,7 +1,7 @@
 """Component specs on the command line: MODEL:COMPONENT[@SOURCE][*WEIGHT].
 
     clevr:obj2                 component obj2 of the newest clevr, latent from the card's first exemplar
-    clevr@v4:obj0@scene.png    latent inferred from an image file
+    clevr@v5:obj0@scene.png    latent inferred from an image file
     clevr:obj1@3               latent from the card's exemplar 3
     clevr-lighting:light0*0.5  half weight; a negative weight subtracts the concept
     bundled:clevr:obj0         MODEL is any model reference (comet_zoo.hub.names):
