@@ -34,6 +34,7 @@ import torch
 
 from comet_zoo._io import atomic_path
 from comet_zoo.architectures import load_model
+from comet_zoo.eval.baselines.trivial import BASELINE_ROWS
 from comet_zoo.eval.evaluate import evaluate
 from comet_zoo.train.recipe import Recipe
 from comet_zoo.train.trainer import CHECKPOINT, Trainer
@@ -159,7 +160,7 @@ def write_markdown(results: dict, args, started: str) -> str:
     for name, label in (("clevr-comet", "COMET (K 4, latent 16, pos. embed)"), ("clevr-slot-attention", "Slot Attention (K 4)")):
         s = seg(name)["model"]
         rows.append([label, *(fmt(s[k]) for k in ("fg_ari", "ari", "msc", "wsc")), *size_cols(meta(name))])
-    for key, label in (("stripes", "stripes baseline"), ("grid", "grid baseline"), ("kmeans_colour", "k-means colour baseline")):
+    for key, label, _ in BASELINE_ROWS:
         s = seg("clevr-comet")[key]
         rows.append([label, *(fmt(s[k]) for k in ("fg_ari", "ari", "msc", "wsc")), "0", "–", "–"])
     out += [table(["model", "fg-ARI", "ARI", "covering (MSC)", "weighted covering (WSC)", "parameters", "steps",

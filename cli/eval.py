@@ -107,6 +107,8 @@ def _print(report: dict) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from comet_zoo.eval.baselines.trivial import BASELINE_ROWS
+
     d, m = report["dataset"], report["model"]
     console.print(Text.assemble((m["kind"], "bold"), f" ({m['parameters']:,} parameters, {m['image_size']}px, "
                                 f"K={m['num_components']}) on {d['n']} {d['split']} scenes of ",
@@ -118,8 +120,8 @@ def _print(report: dict) -> None:
             t.add_column(col, justify="right" if col else "left")
         ro = seg.get("readout")
         name = m["kind"] + (f" (smooth {ro['smooth']}, threshold {ro['threshold']}, vote {ro['vote']})" if ro else "")
-        rows = (("model", name), ("argmax", f"{m['kind']}, the paper's argmax"), ("stripes", "stripes baseline"),
-                ("grid", "grid baseline"), ("kmeans_colour", "k-means colour baseline"))
+        rows = (("model", name), ("argmax", f"{m['kind']}, the paper's argmax"),
+                *((key, label) for key, label, _ in BASELINE_ROWS))
         for row, label in ((row, label) for row, label in rows if row in seg):
             s = seg[row]
             t.add_row(label, *(f"{s[k]:.3f}" for k in ("fg_ari", "ari", "msc", "wsc")), style="bold" if row == "model" else "dim")

@@ -37,7 +37,7 @@ from ..architectures import kind_of
 from ..data import Scenes, load_dataset
 from ..errors import CometError
 from . import metrics as M
-from .baselines.trivial import baseline_scores
+from .baselines.trivial import BASELINE_ROWS, baseline_scores
 from .segment import ARGMAX, CLEAN, Readout, gradient_maps, labels_from_maps, segment
 
 GROUPS = ("reconstruction", "segmentation", "disentanglement", "recombination")
@@ -255,8 +255,7 @@ def flat_metrics(report: dict) -> dict[str, float]:
     out = {f"{k}": v for k, v in report["reconstruction"].items()}
     seg = report.get("segmentation")
     if seg:
-        for row, suffix in (("model", ""), ("argmax", "_argmax"), ("stripes", "_stripes"), ("grid", "_grid"),
-                            ("kmeans_colour", "_kmeans")):
+        for row, suffix in (("model", ""), ("argmax", "_argmax"), *((key, sfx) for key, _, sfx in BASELINE_ROWS)):
             out.update({f"{key}{suffix}": v for key, v in seg.get(row, {}).items()})
     dis = report.get("disentanglement") or {}
     out.update({k: v for k, v in dis.items() if k not in ("pca_dim", "component_r2", "baselines")})

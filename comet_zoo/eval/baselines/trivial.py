@@ -88,6 +88,13 @@ def kmeans_colour(images, k: int, seed: int = 0, iters: int = 25) -> np.ndarray:
     return dist.argmin(-1).reshape(n, h, w).astype(np.int64)
 
 
+# The trivial segmentation baselines, one row each wherever scores are shown:
+# (report key, label in tables, suffix of its metrics on a card, e.g. fg_ari_kmeans).
+BASELINE_ROWS = (("stripes", "stripes baseline", "_stripes"),
+                 ("grid", "grid baseline", "_grid"),
+                 ("kmeans_colour", "k-means colour baseline", "_kmeans"))
+
+
 def baseline_scores(images, masks, k: int, seed: int = 0) -> dict:
     """{"stripes": scores, "grid": scores, "kmeans_colour": scores} with the same K as the
     model, scores as in metrics.segmentation_scores (fg_ari, ari, msc, wsc)."""
