@@ -57,8 +57,8 @@ zoo clevr-lowlr zoo-runs/clevr/recipe.json clevr --keep-every --keep-best fg_ari
 zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean
 zoo clevr64-decay zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean \
   --set train.total_steps=16572 --set train.decay_steps=2000 --set train.min_lr=0.0001
-# tetrominoes (the slot run: pieces bound from about step 10000 on, still rising), kept by the
-# smooth read-out (black background: docs/segmentation_readout.md).
+# tetrominoes (v5's run, past its decay phase: on at 1e-4), kept by the smooth read-out (black
+# background: docs/segmentation_readout.md).
 zoo tetrominoes-slot-cont zoo-runs/tetrominoes-slot-candidate/recipe.json tetrominoes-slot-candidate --keep-best fg_ari_smooth
 # falcor (v6's run, constant 1e-3): on, kept by MCC. (A decay phase on clevr-lighting's run and
 # tetrominoes without CoordConv gained nothing on 2026-11-28.)
