@@ -18,6 +18,9 @@ def train(
     steps: Optional[int] = typer.Option(None, "--steps", help="Override the recipe's total steps."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="Override the encoder plugin (name or dist:name)."),
+    init_from: Optional[str] = typer.Option(
+        None, "--init-from", help="Fine-tune: start from this model's weights (zoo name, name@version or model "
+        "folder) instead of a random init; tensors it lacks (an added component's) start fresh."),
     nproc: int = typer.Option(1, "--nproc", help="Data-parallel processes on this machine (gloo on CPU, NCCL on GPU)."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the descent steps that need no double backward."),
     bf16: bool = typer.Option(False, "--bf16", help="bf16 autocast and channels_last: about 1.6x faster on GPUs and on CPUs "
@@ -37,6 +40,7 @@ def train(
         argv += ["--overwrite"] if overwrite else []
         argv += ["--steps", str(steps)] if steps is not None else []
         argv += ["--encoder", encoder] if encoder is not None else []
+        argv += ["--init-from", init_from] if init_from is not None else []
         argv += ["--compile"] if compile else []
         argv += ["--bf16"] if bf16 else []
         argv += ["--time-limit", str(time_limit)] if time_limit is not None else []
@@ -54,6 +58,8 @@ def train(
         spec.train.total_steps = steps
     if encoder is not None:
         spec.model.encoder = encoder
+    if init_from is not None:
+        spec.train.init_from = init_from
     spec.train.compile = spec.train.compile or compile
     if bf16:   # engine levers: a resumed run may switch them on (results equal within bf16 rounding)
         spec.train.precision, spec.train.channels_last = "bf16", True
@@ -85,6 +91,10 @@ def _train(trainer, spec, out: Path, time_limit: float | None) -> None:
         return
     console.print(f"training {trainer.model.num_parameters():,} parameters on {trainer.device}"
                   f"{f' × {trainer.world_size} processes' if trainer.world_size > 1 else ''} → {out}")
+    if trainer.fresh_tensors:
+        console.print(f"from {spec.train.init_from}; new tensors at their random init: {', '.join(trainer.fresh_tensors)}")
+    elif spec.train.init_from and trainer.step == 0:
+        console.print(f"from {spec.train.init_from}: every tensor")
     import time
 
     # With --time-limit the run ends at the limit or at total_steps, whichever comes first:

@@ -123,3 +123,22 @@ def test_user_errors_are_one_line_with_exit_2(tmp_path):
         assert out.returncode == 2, (args, out.stderr)
         assert message in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_init_from_fine_tunes_a_model_folder_and_misfits_are_one_line(tmp_path):
+    source = tmp_path / "src.json"
+    source.write_text(json.dumps(tiny_recipe(total_steps=2).to_dict()))
+    assert comet("train", str(source), "--out", str(tmp_path / "src"), "--device", "cpu").returncode == 0
+    model = tmp_path / "src" / "model"
+    out = comet("train", str(source), "--out", str(tmp_path / "ft"), "--init-from", str(model), "--steps", "2")
+    assert out.returncode == 0, out.stderr
+    assert f"from{model}:everytensor" in "".join(out.stdout.split())   # rich wraps long paths
+    # the recipe beside the fine-tuned model names where it started
+    assert json.loads((tmp_path / "ft" / "model" / "recipe.json").read_text())["train"]["init_from"] == str(model)
+    wide = tiny_recipe(total_steps=2)
+    wide.model.width = 16
+    other = tmp_path / "wide.json"
+    other.write_text(json.dumps(wide.to_dict()))
+    bad = comet("train", str(other), "--out", str(tmp_path / "bad"), "--init-from", str(model))
+    assert bad.returncode == 2 and "does not fit this model" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr

@@ -215,3 +215,28 @@ def test_the_object_count_curriculum_starts_with_the_simplest_scenes(tmp_path):
     recipe.train.dataset, recipe.train.dataset_options = "falcor", {}
     with pytest.raises(CometError, match="needs a data set with masks"):
         Trainer(recipe, tmp_path / "falcor")
+
+
+def test_init_from_starts_from_a_trained_model_and_resume_reads_the_checkpoint(tmp_path):
+    source = Trainer(tiny_recipe(total_steps=3), tmp_path / "src")
+    source.run()
+    folder = source.export()
+    recipe = tiny_recipe(init_from=str(folder))     # the same architecture: every tensor comes from the source
+    tuned = Trainer(recipe, tmp_path / "ft")
+    assert tuned.fresh_tensors == []
+    for key, value in source.model.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[key], value), key
+    assert _test_mse(tuned) == pytest.approx(_test_mse(source), rel=1e-5)
+    tuned.run(until=3)
+    moved = {k: v.clone() for k, v in tuned.model.state_dict().items()}
+    assert any(not torch.equal(moved[k], v) for k, v in source.model.state_dict().items())
+    # resume: the checkpoint's weights, not the source's again
+    resumed = Trainer(recipe, tmp_path / "ft", resume=True)
+    assert resumed.step == 3 and all(torch.equal(moved[k], v) for k, v in resumed.model.state_dict().items())
+    # a source that does not fit, or that is not there, is one clear error
+    bigger = tiny_recipe(init_from=str(folder))
+    bigger.model = tiny_config(width=16)
+    with pytest.raises(CometError, match="does not fit this model"):
+        Trainer(bigger, tmp_path / "misfit")
+    with pytest.raises(CometError, match="model folder not found"):
+        Trainer(tiny_recipe(init_from=str(tmp_path / "nope")), tmp_path / "missing")

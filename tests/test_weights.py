@@ -87,3 +87,31 @@ def test_bad_config_is_refused(saved):
     (path / "config.json").write_text("{not json")
     with pytest.raises(CometError, match="invalid JSON"):
         COMET.load(path)
+
+
+def test_transfer_weights_fills_a_model_with_an_added_component_and_refuses_misfits():
+    from comet_zoo.core.weights import transfer_weights
+
+    # the recurrent encoder and the energy have no per-component weights: K 2 → K 3 fits whole
+    source = COMET(tiny_config(encoder="recurrent"))
+    target = COMET(tiny_config(encoder="recurrent", num_components=3, pos_embed=[True, False, False]))
+    assert transfer_weights(target, source.state_dict(), "src") == []
+    for key, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    # the first two components' energies are the source's exactly
+    x, z = torch.rand(2, 3, 16, 16), torch.randn(2, 3, 4)
+    assert torch.allclose(target.energy(x, z)[:, :2], source.energy(x, z[:, :2]), atol=1e-6)
+
+    # the conv encoder's output layer is sized by K: a misfit names the tensor, and nothing is copied
+    fresh = COMET(tiny_config(num_components=3, pos_embed=[True, False, False]))
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    with pytest.raises(CometError, match=r"src does not fit this model: encoder\.mlp\.2\.weight has shape"):
+        transfer_weights(fresh, COMET(tiny_config()).state_dict(), "src")
+    assert all(torch.equal(before[k], v) for k, v in fresh.state_dict().items())
+    with pytest.raises(CometError, match="src does not fit this model: it has"):
+        transfer_weights(COMET(tiny_config()), source.state_dict(), "src")   # recurrent keys into a conv encoder
+
+    # tensors the source lacks keep their init and are named
+    partial = {k: v for k, v in source.state_dict().items() if not k.startswith("encoder.")}
+    kept = transfer_weights(COMET(tiny_config(encoder="recurrent")), partial, "src")
+    assert kept and all(k.startswith("encoder.") for k in kept)

@@ -46,3 +46,27 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
             raise CometRuntimeError(f"{path.name}: {key} holds NaN or infinite values")
     with torch.no_grad():
         module.load_state_dict(state, strict=True)
+
+
+def transfer_weights(module: nn.Module, state: dict[str, torch.Tensor], label: str) -> list[str]:
+    """Copy a trained model's tensors into `module` by name (fine-tuning starts from them).
+
+    Every tensor of `state` must name a tensor of `module` with the same shape: a source
+    that does not fit is an error, never a silent partial load. The module's tensors that
+    the source lacks keep their fresh init; their names are returned. Since no parameter
+    of the energy or of the recurrent encoder depends on K, a model with more components
+    (an added global one, say) starts from one with fewer.
+    """
+    expected = module.state_dict()
+    unexpected = sorted(set(state) - set(expected))
+    if unexpected:
+        raise CometError(f"{label} does not fit this model: it has {unexpected[:3]}"
+                         f"{'…' if len(unexpected) > 3 else ''}, which this model lacks")
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CometError(f"{label} does not fit this model: {key} has shape {tuple(tensor.shape)}, "
+                             f"this model's is {tuple(expected[key].shape)}")
+    with torch.no_grad():
+        for key, tensor in state.items():
+            expected[key].copy_(tensor)   # state_dict tensors share storage with the module's
+    return sorted(set(expected) - set(state))

@@ -34,6 +34,10 @@ class TrainConfig:
     # (counted from the masks). 0: off, every scene from step 1.
     curriculum_steps: int = 0
     seed: int = 0
+    # Fine-tuning: start from a trained model's weights (a zoo name such as "clevr@v5" or a
+    # model folder) instead of a random init; tensors it lacks (a new component's) stay fresh.
+    # A resumed run reads its checkpoint instead.
+    init_from: str = ""
     checkpoint_every: int = 250
     log_every: int = 25
     # Engine levers (results equal within float tolerance): NHWC memory layout (oneDNN's

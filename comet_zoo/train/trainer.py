@@ -24,10 +24,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .._io import atomic_path
-from ..architectures import build_model
+from ..architectures import build_model, kind_of, resolve_model
 from ..core.device import resolve_device
 from ..core.model import COMET
 from ..core.sampler import SAMPLERS
+from ..core.weights import transfer_weights
 from ..data import load_dataset
 from ..data.images import grid, save_png
 from ..errors import CometError
@@ -97,6 +98,9 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.manual_seed(self.cfg.seed)
         self.model = build_model(recipe.model).to(self.device)  # COMET, or a baseline by model.kind
+        self.fresh_tensors: list[str] = []   # with init_from: the tensors the source model lacked
+        if self.cfg.init_from and not resume:
+            self.fresh_tensors = self.init_from(self.cfg.init_from)
         self.memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if self.cfg.compile and isinstance(self.model, COMET):
@@ -121,6 +125,14 @@ class Trainer:
             self.object_counts = torch.from_numpy(scenes.masks.reshape(len(scenes.masks), -1).max(1))
         if resume:
             self.load_checkpoint()
+
+    def init_from(self, ref: str) -> list[str]:
+        """Copy the weights of model `ref` (hub name or folder) into the fresh model."""
+        source, _ = resolve_model(ref)
+        if kind_of(source) != kind_of(self.recipe.model):
+            raise CometError(f"train.init_from {ref} is a {kind_of(source)} model; this recipe trains "
+                             f"a {kind_of(self.recipe.model)} model")
+        return transfer_weights(self.model, source.state_dict(), f"train.init_from {ref}")
 
     # -- one step of Algorithm 1 ----------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
