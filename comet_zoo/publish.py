@@ -97,15 +97,42 @@ def _figures(source: dict, out: Path) -> list[tuple[str, str]]:
     return placed
 
 
-def recipe_test_scenes(recipe, size: int, n: int):
-    """The first n test renders of a recipe's data set at `size` px, [n, 3, S, S]: the scenes a
-    pushed card's exemplars are (the first scenes are the same for any n)."""
-    import torch
-
+def recipe_test_split(recipe, size: int, n: int):
+    """The first n test scenes (Scenes: images, masks where the data set has them) of a
+    recipe's data set at `size` px: the scenes a pushed card's exemplars are (the first
+    scenes are the same for any n)."""
     from .data import load_dataset
 
     options = {"size": size, **recipe.train.dataset_options}
-    return torch.from_numpy(load_dataset(recipe.train.dataset, "test", n, recipe.train.seed, **options).images)
+    return load_dataset(recipe.train.dataset, "test", n, recipe.train.seed, **options)
+
+
+def recipe_test_scenes(recipe, size: int, n: int):
+    """The images of `recipe_test_split`, [n, 3, S, S]."""
+    import torch
+
+    return torch.from_numpy(recipe_test_split(recipe, size, n).images)
+
+
+def auto_exemplars(model, scenes, readout) -> list[int]:
+    """For each component, the exemplar scene in which it best covers one object (its
+    highest IoU with a ground-truth object under `readout`): the scene whose latent shows
+    that concept most plainly. [K] indices; 0 for a global component (no positional
+    embedding: it has no object to cover). `scenes` has masks; images [N, 3, S, S]."""
+    import numpy as np
+    import torch
+
+    from .eval.metrics import object_ious
+    from .eval.segment import gradient_maps, labels_from_maps
+
+    x = torch.from_numpy(scenes.images)
+    with torch.no_grad():
+        recon = model.reconstruct(x, generator=torch.Generator().manual_seed(0))   # [N, 3, S, S]
+    labels = labels_from_maps(gradient_maps(model, x, recon), readout)               # [N, S, S]
+    k = model.config.num_components
+    # A read-out with no threshold gives the floor to components too: IoU within the objects.
+    ious = object_ious(scenes.masks, labels.numpy(), k, objects_only=readout.threshold is None)  # [N, K]
+    return [int(np.argmax(ious[:, j])) if model.config.pos_embed[j] else 0 for j in range(k)]
 
 
 def save_exemplar(image, path: Path) -> Path:
@@ -113,6 +140,22 @@ def save_exemplar(image, path: Path) -> Path:
     from .data.images import grid, save_png
 
     return save_png(grid(image[None], nrow=1, pad=0), path)
+
+
+def _resolve_auto(model, concepts: list, recipe, size: int, count: int, eval_report: dict | None) -> list:
+    """The card's concepts with each `exemplar: auto` replaced by `auto_exemplars`' pick,
+    under the eval report's read-out (else CLEAN, `comet eval`'s default)."""
+    from .eval.segment import CLEAN, Readout
+
+    scenes = recipe_test_split(recipe, size, count) if recipe is not None else None
+    if scenes is None or scenes.masks is None:
+        raise CometError("exemplar: auto needs the recipe's data set with object masks, to see which scene "
+                         "each component covers best")
+    recorded = ((eval_report or {}).get("segmentation") or {}).get("readout")
+    readout = CLEAN if recorded is None else Readout.from_dict(recorded, "the eval report's segmentation read-out")
+    picks = auto_exemplars(model, scenes, readout)
+    return [{**c, "exemplar": picks[i]} if isinstance(c, dict) and c.get("exemplar") == "auto" and i < len(picks) else c
+            for i, c in enumerate(concepts)]
 
 
 def build(model_dir: Path, name: str, version: str, out: Path,
@@ -156,6 +199,8 @@ def build(model_dir: Path, name: str, version: str, out: Path,
             raise CometError("no exemplars: give a card source naming a recipe (its data set renders them), "
                              f"or put PNG test images in {model_dir / 'exemplars'}")
         test = torch.cat([load_image(p, size) for p in found])
+    if any(isinstance(c, dict) and c.get("exemplar") == "auto" for c in source.get("concepts") or []):
+        source = {**source, "concepts": _resolve_auto(model, source["concepts"], recipe, size, count, eval_report)}
     exemplars = []
     for i, image in enumerate(test[:count]):
         rel = f"exemplars/{i}.png"

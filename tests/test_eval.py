@@ -233,3 +233,36 @@ def test_global_components_are_scored_by_what_they_control():
                                 encoder="conv", pos_embed=[True, True], steps=2, step_size=10.0))
     with pytest.raises(CometError, match="neither lighting factors"):
         recombination_scores(objects, "falcor", pairs=2)
+
+
+def test_push_picks_auto_exemplars_where_each_object_component_covers_an_object(lighting_model, tmp_path):
+    import shutil
+
+    from comet_zoo import publish
+    from comet_zoo.eval.metrics import object_ious
+    from comet_zoo.eval.segment import gradient_maps, labels_from_maps
+    from comet_zoo.hub.cards import read_card
+
+    model, folder = lighting_model
+    source = tmp_path / "lit.yaml"
+    source.write_text("name: lit\ntitle: t\nsummary: s\nexemplars: 5\nconcepts:\n"
+                      "  - {name: light0, kind: global, exemplar: auto}\n"
+                      "  - {name: obj0, exemplar: auto}\n"
+                      "  - {name: obj1, exemplar: 3}\n")
+    out = publish.build(folder, "lit", "v1", tmp_path / "artifact", card_source=source)
+    chosen = [c.exemplar for c in read_card(out).concepts]
+    # the scene in which component 1 covers an object best, under comet eval's default read-out
+    scenes = publish.recipe_test_split(Recipe.load(folder / "recipe.json"), 32, 5)
+    x = torch.from_numpy(scenes.images)
+    with torch.no_grad():
+        recon = model.reconstruct(x, generator=torch.Generator().manual_seed(0))
+    ious = object_ious(scenes.masks, labels_from_maps(gradient_maps(model, x, recon), CLEAN).numpy(), 3)
+    assert chosen == ["exemplars/0.png", f"exemplars/{int(np.argmax(ious[:, 1]))}.png", "exemplars/3.png"]
+    # without the recipe's data set there are no masks to choose by: one clear error
+    bare = tmp_path / "bare"
+    shutil.copytree(folder, bare)
+    (bare / "recipe.json").unlink()
+    (bare / "exemplars").mkdir()
+    shutil.copy(out / "exemplars" / "0.png", bare / "exemplars" / "0.png")
+    with pytest.raises(CometError, match="exemplar: auto needs the recipe's data set"):
+        publish.build(bare, "lit", "v1", tmp_path / "artifact2", card_source=source)

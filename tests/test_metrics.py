@@ -388,6 +388,20 @@ def test_component_roles_within_objects_ignore_the_floor_a_component_wins():
     assert within["background"] == image["background"] and within["area"] == image["area"]
 
 
+
+def test_object_ious_per_image_are_what_component_roles_averages():
+    true = np.zeros((2, 4, 4), dtype=np.int64)
+    true[:, 0:2, 0:2] = 1                                   # object 1 in both images: 4 pixels
+    pred = np.full((2, 4, 4), -1, dtype=np.int64)           # unassigned
+    pred[0, 0:2, 0:2] = 0                                   # image 0: component 0 is the object exactly
+    pred[1, 0:2, 0:1] = 0                                   # image 1: half of it
+    pred[1, 3, :] = 1                                       # component 1: floor only
+    ious = M.object_ious(true, pred, 2)
+    assert ious.shape == (2, 2)
+    assert ious[:, 0].tolist() == [1.0, 0.5] and ious[:, 1].tolist() == [0.0, 0.0]
+    assert M.component_roles(true, pred, 2)["object_iou"] == [0.75, 0.0]
+
+
 # -- reading gradient maps out into labels ----------------------------------------------
 def _speckled_maps(seed=0):
     """Two components, each strong on its own half of a 16×16 image and zero on a weak

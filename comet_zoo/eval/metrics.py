@@ -188,20 +188,20 @@ def segmentation_scores(true_masks, pred_masks) -> dict:
     }
 
 
-def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5, objects_only: bool = False) -> dict:
-    """What each of K components segments (pred labels 0..K-1; other labels, e.g. -1 for
-    unassigned, belong to none), as lists of K numbers, means over images:
-        object_iou   its best IoU with any ground-truth object (0 in images it wins no pixel);
-                     objects_only: within the objects' pixels, as fg-ARI scores (for a read-out
-                     that gives every pixel to a component, the floor it wins would swamp it)
-        binds        the fraction of images in which that IoU is >= bind_iou: it is an object
-        background   the share of the ground-truth background pixels it wins
-        area         the share of all pixels it wins
-    How local components get their names on a card: a component that binds is an object,
-    one that wins most of the background is the background."""
-    true, pred = _mask_pair(true_masks, pred_masks, "component roles")
+def object_ious(true_masks, pred_masks, k: int, *, objects_only: bool = False) -> np.ndarray:
+    """[N, K]: each component's best IoU with any ground-truth object (label > 0) in each
+    image (pred labels 0..K-1; others, e.g. -1 for unassigned, belong to none); 0 where it
+    wins no pixel. objects_only: within the objects' pixels, as fg-ARI scores (for a read-out
+    that gives every pixel to a component, the floor it wins would swamp it)."""
+    ious, _, _ = _component_counts(true_masks, pred_masks, k, objects_only, "object IoU")
+    return ious
+
+
+def _component_counts(true_masks, pred_masks, k: int, objects_only: bool, metric: str):
+    """(IoU [N, K], background pixels won [K] with the background total, area shares [K])."""
+    true, pred = _mask_pair(true_masks, pred_masks, metric)
     if k < 1:
-        raise CometError(f"component roles: k must be >= 1, got {k}")
+        raise CometError(f"{metric}: k must be >= 1, got {k}")
     n = len(true)
     iou = np.zeros((n, k))
     bg_won, bg_total, area = np.zeros(k), 0, np.zeros(k)
@@ -221,10 +221,22 @@ def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5, ob
         bg_won += joint[0]
         bg_total += int(size_t[0, 0])
         area += size_p[0] / t.size
+    return iou, (bg_won, bg_total), area / max(n, 1)
+
+
+def component_roles(true_masks, pred_masks, k: int, *, bind_iou: float = 0.5, objects_only: bool = False) -> dict:
+    """What each of K components segments, as lists of K numbers, means over images:
+        object_iou   its best IoU with any ground-truth object (`object_ious`)
+        binds        the fraction of images in which that IoU is >= bind_iou: it is an object
+        background   the share of the ground-truth background pixels it wins
+        area         the share of all pixels it wins
+    How local components get their names on a card: a component that binds is an object,
+    one that wins most of the background is the background."""
+    iou, (bg_won, bg_total), area = _component_counts(true_masks, pred_masks, k, objects_only, "component roles")
     return {"object_iou": iou.mean(0).round(4).tolist(),
             "binds": (iou >= bind_iou).mean(0).round(4).tolist(),
             "background": (bg_won / max(bg_total, 1)).round(4).tolist(),
-            "area": (area / max(n, 1)).round(4).tolist()}
+            "area": area.round(4).tolist()}
 
 
 def component_names(roles: dict, *, binds: float = 0.25) -> list[str]:
