@@ -100,7 +100,7 @@ class Trainer:
         self.model = build_model(recipe.model).to(self.device)  # COMET, or a baseline by model.kind
         self.fresh_tensors: list[str] = []   # with init_from: the tensors the source model lacked
         if self.cfg.init_from and not resume:
-            self.fresh_tensors = self.init_from(self.cfg.init_from)
+            self.fresh_tensors = self.start_from(self.cfg.init_from)
         self.memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         if self.cfg.compile and isinstance(self.model, COMET):
@@ -126,7 +126,7 @@ class Trainer:
         if resume:
             self.load_checkpoint()
 
-    def init_from(self, ref: str) -> list[str]:
+    def start_from(self, ref: str) -> list[str]:
         """Copy the weights of model `ref` (hub name or folder) into the fresh model."""
         source, _ = resolve_model(ref)
         if kind_of(source) != kind_of(self.recipe.model):
