@@ -48,10 +48,12 @@ zoo() {  # NAME RECIPE FROM [harness options...]; FROM: a zoo-runs folder whose 
     --set train.precision=fp32 --set train.channels_last=false "$@" >"runs/gpu/$name.out" 2>&1 &
 }
 
-# Lineages as zoo-runs/ holds them after the lease of 2026-11-28 (docs/time_to_quality.md):
-# clevr (v5's run) and clevr-toy (v5's run) are past their decay phases: on at 1e-4.
-zoo clevr-toy-lowlr zoo-runs/clevr-toy/recipe.json clevr-toy --keep-every --keep-best fg_ari_clean
-zoo clevr-lowlr zoo-runs/clevr/recipe.json clevr --keep-every --keep-best fg_ari_clean
+# Lineages as zoo-runs/ holds them after the CPU session of 2026-12-02 (docs/time_to_quality.md).
+# clevr-lighting and clevr-toy v6 were fine-tuned from clevr v5 (train.init_from); the bundled
+# *-finetune recipes start from the newest clevr (v6): the same fine-tunes from the better base,
+# every point kept (clevr-lighting's bars are two: object fg-ARI and the light0 swap).
+zoo clevr-lighting-ft comet_zoo/recipes/clevr-lighting-finetune.json "" --keep-every --keep-best fg_ari_clean
+zoo clevr-toy-ft comet_zoo/recipes/clevr-toy-finetune.json "" --keep-every --keep-best fg_ari_smooth
 # clevr64 (step 14572, before any decay): on at 1e-3, and a branch that decays, every point kept
 # (the targets are fg-ARI >= 0.8 and MSC >= 0.5 at once).
 zoo clevr64-cont zoo-runs/clevr64/recipe.json clevr64 --keep-every --keep-best fg_ari_clean
