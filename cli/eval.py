@@ -31,6 +31,9 @@ def evaluate(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Override: pixels whose strongest gradient is below "
                                               "this fraction of the image's peak are background."),
     smooth: Optional[int] = typer.Option(None, "--smooth", help="Override: average the gradient maps over (2R+1)² first."),
+    refine: Optional[int] = typer.Option(None, "--refine", help="COMET: Adam steps on the encoder's latents towards "
+                                         "reconstructing each image; default: the model's config (refine_steps), "
+                                         "0 = the encoder's guess as it is."),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per forward pass."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
     card: bool = typer.Option(False, "--card", help="Write the metrics into the model folder's card (README.md)."),
@@ -63,6 +66,13 @@ def evaluate(
         raise CometError(f"--card writes into a local model folder's card; {model} is a zoo snapshot checked "
                          "against its SHA256SUMS (evaluate a local model folder instead)")
     net, folder = resolve_model(model, resolve_device(device))
+    if refine is not None:
+        from comet_zoo.architectures import kind_of
+
+        if kind_of(net) != "comet":
+            raise CometError(f"--refine refines a COMET's latents; {model} is a {kind_of(net)} model")
+        net.config.refine_steps = refine
+        net.config.validate()
     from comet_zoo.hub.cards import card_readout
 
     # The card's read-out reproduces the card's numbers (e.g. tetrominoes: smooth, its black background).
@@ -111,7 +121,9 @@ def _print(report: dict) -> None:
 
     d, m = report["dataset"], report["model"]
     console.print(Text.assemble((m["kind"], "bold"), f" ({m['parameters']:,} parameters, {m['image_size']}px, "
-                                f"K={m['num_components']}) on {d['n']} {d['split']} scenes of ",
+                                f"K={m['num_components']}"
+                                + (f", latents refined {m['refine_steps']} steps" if m.get("refine_steps") else "")
+                                + f") on {d['n']} {d['split']} scenes of ",
                                 (plain(d["name"]), "bold"), f" in {report['seconds']:.0f} s"))
     seg = report.get("segmentation")
     if seg:

@@ -174,6 +174,11 @@ def test_cli_eval_writes_json_and_the_card(lighting_model):
     tuned = comet(*args, "--smooth", "1")                 # an override tunes the card's read-out
     assert tuned.returncode == 0, tuned.stderr
     assert json.loads(out.read_text())["segmentation"]["readout"] == {"smooth": 1, "threshold": None, "vote": 0}
+    assert json.loads(out.read_text())["model"]["refine_steps"] == 0      # the config's default
+    refined = comet(*args, "--refine", "2")               # latents refined 2 steps, and the report says so
+    assert refined.returncode == 0, refined.stderr
+    assert json.loads(out.read_text())["model"]["refine_steps"] == 2
+    assert "latents refined 2 steps" in " ".join(refined.stdout.split())
 
 
 def test_card_metrics_keep_a_concept_card_readable(tmp_path):
@@ -203,6 +208,7 @@ def test_cli_errors_are_one_line_with_exit_2(lighting_model):
         (["eval", str(folder), "--dataset", "falcor", "--metrics", "segmentation"], "dataset falcor has none"),
         (["eval", str(folder), "--dataset", "clevr", "--metrics", "mig"], "unknown metric group 'mig'"),
         (["eval", "clevr", "--dataset", "clevr", "--card"], "--card writes into a local model folder"),
+        (["eval", str(folder), "--dataset", "clevr", "--refine", "-3"], "refine_steps must be in 0..10000"),
     ]
     for args, message in cases:
         out = comet(*args)

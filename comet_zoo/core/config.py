@@ -68,6 +68,10 @@ class CometConfig:
     pos_embed: list[bool] = field(default_factory=list)
     steps: int = 10             # N unrolled descent steps
     step_size: float = 1000.0   # λ
+    # Inference: Adam steps on the encoder's z towards reconstructing the image
+    # (core/refine.py); 0 = the encoder's guess as it is. Training never refines.
+    refine_steps: int = 0
+    refine_lr: float = 0.01
 
     def __post_init__(self):
         if isinstance(self.pos_embed, list) and all(p in (0, 1) for p in self.pos_embed):
@@ -97,6 +101,9 @@ class CometConfig:
         if not 1 <= self.steps <= 1000 or not 0 < self.step_size < float("inf"):
             raise CometError(f"steps must be in 1..1000 and step_size a finite number > 0; got {self.steps}, "
                              f"{self.step_size}")
+        if not 0 <= self.refine_steps <= 10000 or not 0 < self.refine_lr <= 10:
+            raise CometError(f"refine_steps must be in 0..10000 and refine_lr in (0, 10]; got {self.refine_steps}, "
+                             f"{self.refine_lr}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "CometConfig":

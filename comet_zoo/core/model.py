@@ -1,6 +1,6 @@
 """COMET = an encoder (image → K latents) + an energy E(x, z_k) per component.
 
-    infer(x)          x [B, 3, H, W] → z [B, K, D]
+    infer(x)          x [B, 3, H, W] → z [B, K, D] (the encoder's, refined by config.refine_steps)
     energy(x, z)      → [B, K]
     generate(z)       descent on Σ_k w_k E(x, z_k) from x_0 ~ U(0, 1) → [B, 3, H, W]
     reconstruct(x)    generate(infer(x))
@@ -22,6 +22,7 @@ from .. import registry
 from ..errors import CometError
 from ._random import uniform
 from .config import CometConfig, read_config_json
+from .refine import refine_latents
 from .sampler import SAMPLERS, Schedule, descend
 from .weights import load_weights
 
@@ -46,9 +47,13 @@ class COMET(
         self.energy_net = energy_net if energy_net is not None else registry.load("energies", config.energy)(config)
 
     # -- the model -------------------------------------------------------------
-    def infer(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, 3, H, W] in [0, 1] → z [B, K, D]."""
-        return self.encoder(x)
+    def infer(self, x: torch.Tensor, refine: int | None = None) -> torch.Tensor:
+        """x [B, 3, H, W] in [0, 1] → z [B, K, D]: the encoder's guess, then `refine` steps
+        of latent refinement (default config.refine_steps; core/refine.py). With refinement
+        the result is detached from the encoder; training calls infer(x, refine=0)."""
+        z = self.encoder(x)
+        steps = self.config.refine_steps if refine is None else refine
+        return refine_latents(self, x, z, steps, self.config.refine_lr) if steps else z
 
     def energy(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """x [B, 3, H, W], z [B, K, D] → E(x, z_k) [B, K]."""

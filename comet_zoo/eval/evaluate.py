@@ -155,7 +155,7 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
     x, recon = torch.cat(images).numpy(), torch.cat(recons).numpy()           # [N, 3, S, S]
     report: dict = {
         "model": {"kind": kind_of(model), "parameters": int(model.num_parameters()), "image_size": size,
-                  "num_components": k},
+                  "num_components": k, "refine_steps": model.config.refine_steps if comet else 0},
         "dataset": {"name": dataset, "split": split, "n": len(x), "seed": seed, "options": dict(options or {})},
         "reconstruction": {"mse": M.mse(recon, x), "psnr": M.psnr(recon, x), "ssim": M.ssim(recon, x),
                            # the mean test image: what a model that ignores its input scores

@@ -164,7 +164,7 @@ class Trainer:
         if not isinstance(self.model, COMET):   # a baseline brings its own objective (x0 unused)
             return self.model.training_loss(x)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
-            z = self.model.infer(x)                                              # [B, K, D]
+            z = self.model.infer(x, refine=0)                                    # [B, K, D], the encoder's
             x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps,  # [B, 3, H, W]
                                       schedule=SAMPLERS[self.cfg.sampler])
         return F.mse_loss(x_n.float(), x)
