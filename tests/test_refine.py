@@ -83,3 +83,10 @@ def test_training_uses_the_encoders_latents_whatever_the_config_says(tmp_path):
     refined.model.refine_steps = 50
     a, b = Trainer(plain, tmp_path / "a"), Trainer(refined, tmp_path / "b")
     assert [a.train_step() for _ in range(2)] == [b.train_step() for _ in range(2)]
+    a.save_checkpoint()
+    resumed = Trainer(refined, tmp_path / "a", resume=True)   # an inference setting does not change the run
+    assert resumed.step == 2
+    other = tiny_recipe(total_steps=2)
+    other.model.steps += 1
+    with pytest.raises(CometError, match="different recipe"):   # a training setting still does
+        Trainer(other, tmp_path / "a", resume=True)

@@ -41,9 +41,16 @@ RESUMABLE_CHANGES = ("total_steps", "checkpoint_every", "log_every", "compile", 
                      "micro_batch", "precision")
 
 
+# Model settings of inference only: training never refines latents, so they do not change a run.
+INFERENCE_ONLY = ("refine_steps", "refine_lr")
+
+
 def _run_identity(recipe: dict) -> dict:
     train = {k: v for k, v in recipe.get("train", {}).items() if k not in RESUMABLE_CHANGES}
-    return {"model": recipe.get("model"), "train": train}
+    model = recipe.get("model")
+    if isinstance(model, dict):
+        model = {k: v for k, v in model.items() if k not in INFERENCE_ONLY}
+    return {"model": model, "train": train}
 
 
 @dataclass
