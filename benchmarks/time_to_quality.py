@@ -103,7 +103,9 @@ def evaluate(model, images, masks, k, factors=None) -> dict:
     x = torch.from_numpy(images).to(device)
     baseline = hasattr(model, "segment")          # Slot Attention: random slot starts, decoded in one pass
     with torch.no_grad():
-        z = model.infer(x, torch.Generator().manual_seed(0)) if baseline else model.infer(x)
+        # COMET: the encoder's latents. The harness follows training; refinement, an inference
+        # setting, is scored by benchmarks/latent_refinement.py.
+        z = model.infer(x, torch.Generator().manual_seed(0)) if baseline else model.infer(x, refine=0)
     # x_0 from a CPU generator: the same start on the CPU and on a GPU.
     x0 = None if baseline else model.initial_image(len(x), torch.Generator().manual_seed(0))
     recon = model.generate(z, x0=x0).detach()
