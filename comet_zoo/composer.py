@@ -99,6 +99,7 @@ class Composer:
         parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
         models: dict[str, COMET] = {}
         cards, snapshots = {}, {}
+        latents: dict[tuple[str, bytes], torch.Tensor] = {}
         terms = []
         for text, spec in zip(specs, parsed):
             try:
@@ -113,8 +114,11 @@ class Composer:
             except CometError as exc:  # name the spec the user typed
                 label = text if isinstance(text, str) else f"{spec.model_ref}:{spec.component}"
                 raise CometError(f"{label}: {exc}") from None
-            with torch.no_grad():
-                z = model.infer(image.to(next(model.parameters()).device))[0, index]  # [D]
+            key = (ref, image.numpy().tobytes())   # one inference per (model, image): refinement is not free
+            if key not in latents:
+                with torch.no_grad():
+                    latents[key] = model.infer(image.to(next(model.parameters()).device))[0]  # [K, D]
+            z = latents[key][index]                                                           # [D]
             terms.append(Term(ref, index, z, spec.weight, label=f"{ref}:{spec.component}"))
         return cls(models, terms, size=size, device=device, bf16=bf16)
 

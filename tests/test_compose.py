@@ -72,6 +72,20 @@ def test_own_components_from_own_exemplar_reproduce_it(zoo):
     assert F.mse_loss(out, exemplar).item() <= RECON_MSE_BOUND
 
 
+def test_components_of_one_image_share_one_inference(zoo, monkeypatch):
+    # Inference may refine its latents (refine_steps): an image is inferred once per model.
+    from comet_zoo.core.model import COMET
+
+    calls = []
+    infer = COMET.infer
+    monkeypatch.setattr(COMET, "infer", lambda self, x, refine=None: calls.append(len(x)) or infer(self, x, refine))
+    composer = Composer.from_specs(["tiny:obj0@2", "tiny:obj1@2", "tiny:obj0@3", "other:obj0@2"])
+    assert calls == [1, 1, 1]                              # tiny's exemplars 2 and 3, other's 2
+    with torch.no_grad():
+        own = composer.models["tiny"].infer(_exemplar(2))[0]
+    torch.testing.assert_close(torch.stack([t.latent for t in composer.terms[:2]]), own)
+
+
 def test_weights_scale_and_negation_reverses_the_descent(zoo):
     """One step moves the canvas by -w·c·∇E: half the weight half as far, a negative one the other way."""
     def first_step(weight):
