@@ -99,8 +99,7 @@ class Composer:
         parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
         models: dict[str, COMET] = {}
         cards, snapshots = {}, {}
-        latents: dict[tuple[str, bytes], torch.Tensor] = {}
-        terms = []
+        resolved = []                 # (spec, model ref, component index, source image [1, 3, S, S])
         for text, spec in zip(specs, parsed):
             try:
                 ref = spec.model_ref
@@ -114,12 +113,18 @@ class Composer:
             except CometError as exc:  # name the spec the user typed
                 label = text if isinstance(text, str) else f"{spec.model_ref}:{spec.component}"
                 raise CometError(f"{label}: {exc}") from None
-            key = (ref, image.numpy().tobytes())   # one inference per (model, image): refinement is not free
+            resolved.append((spec, ref, index, image))
+        # Only once every spec has resolved: inference may refine latents (refine_steps), which
+        # takes seconds on a CPU, and a typo in the last spec should not wait for it.
+        latents: dict[tuple[str, bytes], torch.Tensor] = {}
+        terms = []
+        for spec, ref, index, image in resolved:
+            model = models[ref]
+            key = (ref, image.numpy().tobytes())   # one inference per (model, image)
             if key not in latents:
                 with torch.no_grad():
                     latents[key] = model.infer(image.to(next(model.parameters()).device))[0]  # [K, D]
-            z = latents[key][index]                                                           # [D]
-            terms.append(Term(ref, index, z, spec.weight, label=f"{ref}:{spec.component}"))
+            terms.append(Term(ref, index, latents[key][index], spec.weight, label=f"{ref}:{spec.component}"))
         return cls(models, terms, size=size, device=device, bf16=bf16)
 
     # -- sampling ------------------------------------------------------------------

@@ -79,6 +79,9 @@ def test_components_of_one_image_share_one_inference(zoo, monkeypatch):
     calls = []
     infer = COMET.infer
     monkeypatch.setattr(COMET, "infer", lambda self, x, refine=None: calls.append(len(x)) or infer(self, x, refine))
+    with pytest.raises(CometError, match="tiny:obj9"):
+        Composer.from_specs(["tiny:obj0@2", "tiny:obj9"])
+    assert calls == []                                     # a bad spec fails before any inference
     composer = Composer.from_specs(["tiny:obj0@2", "tiny:obj1@2", "tiny:obj0@3", "other:obj0@2"])
     assert calls == [1, 1, 1]                              # tiny's exemplars 2 and 3, other's 2
     with torch.no_grad():
