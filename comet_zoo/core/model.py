@@ -53,7 +53,7 @@ class COMET(
         the result is detached from the encoder; training calls infer(x, refine=0)."""
         z = self.encoder(x)
         steps = self.config.refine_steps if refine is None else refine
-        return refine_latents(self, x, z, steps, self.config.refine_lr) if steps else z
+        return refine_latents(self, x, z, steps, self.config.refine_lr)   # z itself at 0 steps
 
     def energy(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """x [B, 3, H, W], z [B, K, D] → E(x, z_k) [B, K]."""
