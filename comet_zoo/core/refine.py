@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import CometError
+from .deadline import check_deadline
 
 
 def refine_latents(model, x: torch.Tensor, z: torch.Tensor, steps: int, lr: float, seed: int = 0) -> torch.Tensor:
@@ -36,6 +37,7 @@ def refine_latents(model, x: torch.Tensor, z: torch.Tensor, steps: int, lr: floa
     target = x.detach().to(z.dtype)
     with torch.enable_grad():
         for _ in range(steps):
+            check_deadline()  # a no-op unless the caller set a deadline (the web demo does)
             x0 = model.initial_image(1, generator).repeat(len(x), 1, 1, 1)         # [B, 3, H, W], one draw
             recon = model.generate(z, x0=x0, grad_steps=model.config.steps)          # graph through all N steps
             loss = (recon - target).pow(2).flatten(1).mean(1).sum()                 # Σ_b MSE_b

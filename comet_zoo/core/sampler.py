@@ -15,6 +15,7 @@ import torch
 
 from ..errors import CometError
 from ._random import normal
+from .deadline import check_deadline
 
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]  # x [B, 3, H, W] → energies [B, ...]
 
@@ -80,6 +81,7 @@ def descend(
     """
     x = x0.detach()
     for n in range(steps):
+        check_deadline()  # a no-op unless the caller set a deadline (the web demo does)
         keep_graph = n >= steps - grad_steps
         if not x.requires_grad:
             x = x.detach().requires_grad_(True)
