@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.console import Console
 from rich.text import Text
+
+from comet_zoo._text import visible
 
 # User and hub text is never parsed as Rich markup ("[/x]" in a path or a card is text),
 # and never highlighted; styled output builds rich.text.Text explicitly.
 console = Console(markup=False, highlight=False)
 errors = Console(stderr=True, markup=False, highlight=False)
 
-# Control characters other than tab and newline: ESC sequences in a card or a name
-# could move the cursor, retitle the terminal or hide text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-
-def plain(text) -> str:
-    """Text from a hub, a card or the user, safe for a terminal: control characters become '?'."""
-    return _CONTROL.sub("?", str(text))
+def plain(text, multiline: bool = False) -> str:
+    """Text from a hub, a card or the user, safe for a terminal: control characters (ESC
+    sequences could move the cursor, retitle the terminal or hide text) and Unicode format
+    characters (bidi overrides reverse what follows, zero-width ones hide a difference) are
+    written as their escapes, e.g. \\u202e. One line unless `multiline` (a card's body)."""
+    return visible(text, multiline=multiline)
 
 
 def error_line(message) -> Text:

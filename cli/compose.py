@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ._choices import Sampler
-from ._console import console
+from ._console import console, plain
 
 
 def compose(
@@ -44,8 +44,8 @@ def compose(
         save_gif(frames, gif)
     factor = view_scale(composer.size) if scale is None else scale
     enlarged = f", the {composer.size}-px canvas ×{factor}" if factor > 1 else ""
-    console.print(f"{' + '.join(t.label for t in composer.terms)} → {out} "
-                  f"({picture.width}×{picture.height} px{enlarged})", highlight=False)
+    console.print(plain(f"{' + '.join(t.label for t in composer.terms)} → {out} "
+                        f"({picture.width}×{picture.height} px{enlarged})"), highlight=False)
 
 
 def decompose(
@@ -62,7 +62,7 @@ def decompose(
 
     _check_outputs(out, ".png")
     save_png(decomposition(model, image, seed=seed, device=resolve_device(device)), out)
-    console.print(f"decomposition of {image} by {model} → {out}", highlight=False)
+    console.print(plain(f"decomposition of {image} by {model} → {out}"), highlight=False)
 
 
 def recombine(
@@ -87,7 +87,7 @@ def recombine(
             raise CometError(f"expected MODEL:IMAGE, got {arg!r}")
     picture = recombination(ref_a, image_a, ref_b, image_b, size=size, seed=seed, device=resolve_device(device))
     save_png(picture, out)
-    console.print(f"recombination grid → {out}", highlight=False)
+    console.print(plain(f"recombination grid → {out}"), highlight=False)
 
 
 def _check_outputs(out: Path, suffix: str, gif: Path | None = None) -> None:

@@ -50,12 +50,12 @@ def pull(model: str = typer.Argument(..., help=f"{REF_HELP}; e.g. clevr or clevr
     if ref.path is not None:
         raise CometError(f"{model} is a local folder; pull takes a hub model ({REF_HELP})")
     ref, _ = hub.locate(ref)
-    columns = (TextColumn(f"pull {ref}", style="bold", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    columns = (TextColumn(f"pull {plain(ref)}", style="bold", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("pull", total=None)
         path = hub.resolve(ref, on_start=lambda total: progress.update(task, total=total),
                            on_bytes=lambda n: progress.advance(task, n))
-    console.print(f"{ref} → {path}", highlight=False)
+    console.print(f"{plain(ref)} → {plain(path)}", highlight=False)
 
 
 def list_models(versions: bool = typer.Option(False, "--versions", help="One row per version.")) -> None:
@@ -66,7 +66,7 @@ def list_models(versions: bool = typer.Option(False, "--versions", help="One row
     from comet_zoo.hub.names import sort_versions
 
     entries = hub.catalog()
-    table = Table(title="comet-zoo models", caption=f"hubs: {', '.join(hub.hub_urls())}")
+    table = Table(title="comet-zoo models", caption=plain(f"hubs: {', '.join(hub.hub_urls())}"))
     # Names and data sets are handles to type: never truncated.
     table.add_column("name", no_wrap=True, min_width=max([len(e.ref) for e in entries] + [4]))
     table.add_column("version" if versions else "versions", no_wrap=not versions, min_width=7)
@@ -112,14 +112,14 @@ def card(
         from comet_zoo.gallery import model_page, slug
 
         page, _ = model_page(hub.resolve(model), hub.home() / "gallery" / slug(model), home="")
-        console.print(f"card page → {page}", highlight=False)
+        console.print(f"card page → {plain(page)}", highlight=False)
         webbrowser.open(page.as_uri())
         return
     info = hub.card(model)
     # A terminal shows no pictures: each image becomes its path inside the snapshot.
-    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", plain(info.text))
-    console.print(Markdown(text))
-    console.print(f"files: {info.snapshot}")
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", r"`\2`", plain(info.text, multiline=True))
+    console.print(Markdown(text, hyperlinks=False))   # a card's link target is shown, never hidden behind its text
+    console.print(f"files: {plain(info.snapshot)}")
 
 
 def push(
@@ -139,8 +139,10 @@ def push(
 
     report = None
     if eval_json is not None:
+        from comet_zoo._io import MAX_CONFIG_BYTES, read_bytes
+
         try:
-            report = json.loads(eval_json.read_text(encoding="utf-8"))
+            report = json.loads(read_bytes(eval_json, 16 * MAX_CONFIG_BYTES))
         except (OSError, ValueError) as exc:
             raise CometError(f"cannot read eval report {eval_json}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -148,15 +150,15 @@ def push(
         card_source = Path("cards", f"{name}.yaml")
     with console.status(f"building {name}@{version} (exemplars, metrics, card)"):
         where = publish.push(directory, name, version, hub=hub_url, card_source=card_source, fp16=fp16, eval_report=report)
-    console.print(f"pushed {name}@{version} → {where}", highlight=False)
+    console.print(f"pushed {name}@{version} → {plain(where)}", highlight=False)
     from comet_zoo import hub
     from comet_zoo.hub.names import qualified
 
     target = hub.push_hub(hub_url).url
     others = [b.url for b in hub.hubs() if b.url != target and name in b.names()]
     if others:  # a bare name never merges hubs: say so now rather than at the next compose
-        console.print(f"note: {', '.join(others)} also publishes {name}; the bare name {name} is ambiguous "
-                      f"while both are configured: use {qualified(target, name)}", highlight=False)
+        console.print(plain(f"note: {', '.join(others)} also publishes {name}; the bare name {name} is ambiguous "
+                            f"while both are configured: use {qualified(target, name)}"), highlight=False)
 
 
 def rm(model: str = typer.Argument(..., help="NAME (every hub's cached copies) or NAME@vN; a qualified name for one hub's.")) -> None:
@@ -164,7 +166,7 @@ def rm(model: str = typer.Argument(..., help="NAME (every hub's cached copies) o
     from comet_zoo import hub
 
     for removed in hub.remove(model):
-        console.print(f"removed {removed} from {hub.models_dir()}", highlight=False)
+        console.print(f"removed {plain(removed)} from {plain(hub.models_dir())}", highlight=False)
 
 
 def gallery(
@@ -176,4 +178,4 @@ def gallery(
 
     with console.status("building the gallery"):
         index = build(out, models or None)
-    console.print(f"gallery → {index}", highlight=False)
+    console.print(f"gallery → {plain(index)}", highlight=False)

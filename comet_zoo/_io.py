@@ -1,13 +1,16 @@
-"""Atomic file writes: a temporary file in the target folder, then a rename.
+"""File access at the edges: atomic writes, and reads of regular files of bounded size.
 
-File-system failures (a read-only folder, /proc, a full disk) become one-line
-CometRuntimeErrors that name the path, and nothing half-written is left behind.
+Writes go to a temporary file in the target folder, then a rename. File-system failures
+(a read-only folder, /proc, a full disk) become one-line CometRuntimeErrors that name the
+path, and nothing half-written is left behind. Reads of files that someone else supplied
+(`open_regular`) refuse FIFOs, devices, oversized files and links out of their folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -60,3 +63,86 @@ def check_writable(path: str | Path, suffix: str | None = None) -> Path:
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     return path
+
+
+# -- reading: regular files only, of a bounded size -----------------------------------
+# A model folder or a hub snapshot is someone else's: a FIFO or a device in it would block
+# `open()` for ever, a 300 MB README would be read whole, and a symbolic link could point
+# at the user's own files (which `comet gallery` would then publish). Every file read from
+# one goes through `open_regular`.
+MiB = 1 << 20
+MAX_CARD_BYTES = 2 * MiB       # README.md concept cards and card sources (the zoo's: about 10 KB)
+MAX_CONFIG_BYTES = 1 * MiB     # config.json, recipes, SHA256SUMS, eval reports (about 2 KB)
+MAX_IMAGE_BYTES = 32 * MiB     # PNG / JPEG source images, exemplars and figures
+MAX_WEIGHTS_BYTES = 16 << 30   # one safetensors file
+
+
+def _refused(path: Path, why: str) -> CometError:
+    return CometError(f"{path}: refused, {why}")
+
+
+def _inside(path: Path, root: str | Path) -> None:
+    """`path`, every link followed, must stay inside `root` (a model folder, a snapshot)."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+        raise _refused(path, f"it is a link to a file outside {root}")
+
+
+def check_regular(path: str | Path, limit: int, *, inside: str | Path | None = None) -> os.stat_result:
+    """Refuse `path` unless it is a regular file of at most `limit` bytes (a FIFO, a device,
+    a folder or a socket is refused without being opened) and, with `inside`, stays there
+    once its links are followed. OSError (a missing file) is left to the caller."""
+    path = Path(path)
+    if inside is not None:
+        _inside(path, inside)
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise _refused(path, "not a regular file (a folder, FIFO, device or socket)")
+    if info.st_size > limit:
+        raise _refused(path, f"{info.st_size:,} bytes, more than the {limit:,} allowed")
+    return info
+
+
+def open_regular(path: str | Path, limit: int, *, inside: str | Path | None = None):
+    """`path` opened for binary reading, after `check_regular`. It is opened non-blocking and
+    checked again on the open descriptor, so a file swapped for a FIFO in between cannot
+    block either."""
+    path = Path(path)
+    check_regular(path, limit, inside=inside)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise _refused(path, "it changed into something other than a regular file of the allowed size")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bytes(path: str | Path, limit: int, *, inside: str | Path | None = None) -> bytes:
+    """The whole of a regular file of at most `limit` bytes (see `open_regular`)."""
+    with open_regular(path, limit, inside=inside) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:   # it grew after the check
+        raise _refused(Path(path), f"more than the {limit:,} bytes allowed")
+    return data
+
+
+def read_text(path: str | Path, limit: int, *, inside: str | Path | None = None) -> str:
+    """`read_bytes` decoded as UTF-8 (UnicodeDecodeError is left to the caller)."""
+    return read_bytes(path, limit, inside=inside).decode("utf-8")
+
+
+def copy_regular(src: str | Path, dest: str | Path, limit: int, *, inside: str | Path | None = None) -> Path:
+    """Copy a regular file of at most `limit` bytes (see `open_regular`) to `dest`, atomically."""
+    with open_regular(src, limit, inside=inside) as fin, atomic_path(dest) as tmp:
+        with open(tmp, "wb") as fout:
+            copied = 0
+            while block := fin.read(MiB):
+                copied += len(block)
+                if copied > limit:
+                    raise _refused(Path(src), f"more than the {limit:,} bytes allowed")
+                fout.write(block)
+    return Path(dest)

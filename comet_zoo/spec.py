@@ -16,9 +16,21 @@ import re
 from dataclasses import dataclass
 
 from .errors import CometError
-from .hub.names import SCHEMES, Ref, parse_ref
+from .hub.names import SCHEMES, Ref, check_path_text, parse_ref
 
-COMPONENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
+COMPONENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}|[0-9]{1,4}")
+# |weight| above this saturates every pixel (each term is also scaled by the model's step
+# size, 100-1000): the picture is black or white whatever the concept.
+MAX_WEIGHT = 100.0
+
+
+def check_weight(weight, what: str = "weight") -> float:
+    """A term's weight: a finite number with |weight| <= MAX_WEIGHT (negative subtracts)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise CometError(f"{what} must be a number, got {weight!r}")
+    if not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
+        raise CometError(f"{what} must be a finite number in -{MAX_WEIGHT:g}..{MAX_WEIGHT:g}, got {weight!r}")
+    return float(weight)
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,18 @@ class ComponentSpec:
     component: str          # a concept name from the card, or a component index
     source: str | None      # image path or exemplar index; None = first exemplar
     weight: float = 1.0
+
+    def __post_init__(self):
+        # Built by parse_spec or directly from Python: the same checks either way.
+        if not isinstance(self.ref, Ref):
+            raise CometError(f"a component spec's ref must be a model reference (Ref), got {self.ref!r}")
+        if not isinstance(self.component, str) or not COMPONENT.fullmatch(self.component):
+            raise CometError(f"component {self.component!r} must be a concept name or an index")
+        if self.source is not None and not (isinstance(self.source, str) and self.source):
+            raise CometError(f"source {self.source!r} must be an image path or an exemplar index")
+        if self.source is not None:
+            check_path_text(self.source)
+        object.__setattr__(self, "weight", check_weight(self.weight))
 
     @property
     def model_ref(self) -> str:
@@ -62,12 +86,17 @@ def parse_spec(text: str) -> ComponentSpec:
             weight = float(tail)
         except ValueError:
             raise bad(f"weight {tail!r} is not a number") from None
-        if not math.isfinite(weight):
-            raise bad(f"weight {tail!r} must be finite")
+        try:
+            check_weight(weight)
+        except CometError as exc:
+            raise bad(str(exc)) from None
         rest = head
     component, at, source = rest.partition("@")
     if not COMPONENT.fullmatch(component):
         raise bad(f"component {component!r} must be a concept name or an index")
     if at and not source:
         raise bad("empty source after '@'")
-    return ComponentSpec(ref, component, source or None, weight)
+    try:
+        return ComponentSpec(ref, component, source or None, weight)
+    except CometError as exc:
+        raise bad(str(exc)) from None

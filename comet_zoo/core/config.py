@@ -8,7 +8,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CometError
+from .._io import MAX_CONFIG_BYTES, read_text
+from ..errors import CometError, CometRuntimeError
 
 
 def reject_unknown_keys(datacls, data: dict, what: str) -> None:
@@ -119,10 +120,12 @@ def read_config_json(directory: str | Path, name: str = "config.json") -> dict:
     path = Path(directory) / name
     if not path.is_file():
         raise CometError(f"{directory}: no {name}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    try:   # a regular file of at most 1 MiB, inside the folder (not a FIFO, a device or a link out)
+        data = json.loads(read_text(path, MAX_CONFIG_BYTES, inside=directory))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CometError(f"{path}: invalid JSON ({exc})") from None
+    except OSError as exc:
+        raise CometRuntimeError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise CometError(f"{path}: expected a JSON object")
     return data

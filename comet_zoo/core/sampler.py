@@ -55,7 +55,7 @@ SAMPLERS = {
 def get_schedule(name: str) -> Schedule:
     try:
         return SAMPLERS[name]
-    except KeyError:
+    except (KeyError, TypeError):  # TypeError: not even a name (a list, None …)
         raise CometError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}") from None
 
 

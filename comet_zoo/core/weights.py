@@ -9,6 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from .._io import MAX_WEIGHTS_BYTES, check_regular
 from ..errors import CometError, CometRuntimeError
 
 
@@ -22,6 +23,7 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     path = Path(path)
     if not path.is_file():
         raise CometRuntimeError(f"weights file not found: {path}")
+    check_regular(path, MAX_WEIGHTS_BYTES, inside=path.parent)   # no link out of the model folder
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -9,12 +10,15 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .._io import atomic_path
+from .._io import MAX_IMAGE_BYTES, atomic_path, open_regular
 from ..errors import CometError, CometRuntimeError
 
 
 def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
-    """Read an image file → float32 [1, 3, size, size] in [0, 1] (antialiased resize)."""
+    """Read an image file → float32 [1, 3, size, size] in [0, 1] (antialiased resize).
+    Only a regular file of at most MAX_IMAGE_BYTES is opened (never a FIFO or a device)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CometError(f"an image is a file path, got {path!r:.60}")
     path = Path(path)
     try:
         with warnings.catch_warnings():
@@ -30,7 +34,7 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
 
 
 def _read(path: Path, size: int | None) -> torch.Tensor:
-    with Image.open(path) as im:
+    with open_regular(path, MAX_IMAGE_BYTES) as f, Image.open(f) as im:
         im = im.convert("RGB")
         if size is not None and im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.LANCZOS)

@@ -33,7 +33,7 @@ from .._io import atomic_path
 from ..errors import CometError, CometRuntimeError
 from . import manifest
 from .backends import DirHub, open_hub
-from .names import NAME, VERSION, Ref, check_name, check_version, parse_ref, qualified, sort_versions
+from .names import NAME, VERSION, Ref, check_name, check_path_text, check_version, parse_ref, qualified, sort_versions
 
 CONFIG_FILE = "config.toml"
 
@@ -180,19 +180,38 @@ def _check_weights(snapshot: Path, label: str) -> None:
 
 
 def _check_loadable(snapshot: Path, label: str) -> None:
-    """A pull succeeds only for an artifact that loads: a COMET config.json that validates
-    (a baseline's is checked when it is loaded) and, where present, a readable card."""
-    from ..core.config import CometConfig, read_config_json
-    from .cards import read_card
+    """A pull succeeds only for an artifact that loads: a COMET model is built from its config
+    (encoder and energy known) and its weights loaded (shapes match, every value finite); a
+    baseline's weights are checked finite (its config is checked when it is loaded); the card,
+    where present, is readable and names only components the model has."""
+    from ..core.config import read_config_json
+    from .cards import check_fits, read_card
 
-    data = read_config_json(snapshot)
     try:
+        data = read_config_json(snapshot)
         if data.get("kind", "comet") == "comet":
-            CometConfig.from_dict({k: v for k, v in data.items() if k != "kind"})
+            from ..core.model import COMET
+
+            components = COMET.load(snapshot).config.num_components
+        else:
+            components = None
+            _check_finite(snapshot)
         if (snapshot / "README.md").is_file():
-            read_card(snapshot)
+            info = read_card(snapshot)
+            if components is not None:
+                check_fits(info, components, "the card")
     except CometError as exc:
         raise CometRuntimeError(f"{label} cannot be loaded: {exc}") from None
+
+
+def _check_finite(snapshot: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(snapshot / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():
+            tensor = f.get_tensor(key)
+            if tensor.is_floating_point() and not tensor.isfinite().all():
+                raise CometError(f"model.safetensors: {key} holds NaN or infinite values")
 
 
 # The sha256 of each cached version's SHA256SUMS at pull time, beside the snapshot
@@ -226,8 +245,16 @@ def _verify_cached(final: Path, label: str, source) -> None:
 
 
 # -- resolving references ---------------------------------------------------------
-def _as_ref(ref: Ref | str) -> Ref:
-    return parse_ref(ref) if isinstance(ref, str) else ref
+def _as_ref(ref: Ref | str | os.PathLike) -> Ref:
+    """A Ref, a reference string, or a path (a Path is a local model folder)."""
+    if isinstance(ref, Ref):
+        return ref
+    if isinstance(ref, os.PathLike):
+        try:
+            return Ref(path=Path(check_path_text(os.fspath(ref))).expanduser())
+        except RuntimeError:  # `~user/…` for a user this machine does not know
+            raise CometError(f"invalid model {os.fspath(ref)!r}: no such home directory") from None
+    return parse_ref(ref)
 
 
 def _unknown(name: str, backends: list) -> CometError:

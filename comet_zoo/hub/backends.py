@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from .._io import MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, open_regular, read_bytes
 from ..errors import CometError, CometRuntimeError
 from . import manifest
 from .names import NAME, check_name, check_version, sort_versions
@@ -80,13 +81,14 @@ class DirHub:
         if not (src / manifest.MANIFEST).is_file():
             _pickles_only([p.name for p in src.iterdir()], where)
         entries = manifest.read(src)
-        shutil.copyfile(src / manifest.MANIFEST, dest / manifest.MANIFEST)
+        (dest / manifest.MANIFEST).write_bytes(read_bytes(src / manifest.MANIFEST, MAX_CONFIG_BYTES, inside=src))
         for rel in entries:
             source, target = src / rel, dest / rel
             if not source.is_file():
                 raise CometRuntimeError(f"{where}: {rel} is missing")
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(source, "rb") as fin, open(target, "wb") as fout:
+            # A regular file that stays in the snapshot: a FIFO would block, a link could copy any file
+            with open_regular(source, MAX_WEIGHTS_BYTES, inside=src) as fin, open(target, "wb") as fout:
                 while block := fin.read(1 << 20):
                     fout.write(block)
                     if on_bytes:

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CometError
+from .._io import MAX_CARD_BYTES, read_text
+from ..errors import CometError, CometRuntimeError
 from .manifest import check_path
 from .names import check_name, check_version
 
@@ -120,18 +121,45 @@ def load_source(path: str | Path) -> dict:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, MAX_CARD_BYTES))
     except OSError as exc:
         raise CometError(f"cannot read card source {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
+    except UnicodeDecodeError:
+        raise CometError(f"card source {path} is not UTF-8 text") from None
+    except (yaml.YAMLError, RecursionError) as exc:
         raise CometError(f"card source {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise CometError(f"card source {path}: expected a mapping")
-    unknown = sorted(set(data) - {"name", "title", "summary", "recipe", "dataset", "license", "tags",
-                                  "note", "exemplars", "concepts", "figures"})
+    unknown = sorted(str(key) for key in set(data) - set(SOURCE_TYPES))
     if unknown:
         raise CometError(f"card source {path}: unknown keys {', '.join(unknown)}")
+    for key, (kinds, word) in SOURCE_TYPES.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, kinds) and not isinstance(value, bool)
+        if ok and key == "tags":
+            ok = all(isinstance(tag, str) for tag in value)
+        if ok and key == "concepts":
+            ok = all(isinstance(item, dict) for item in value)
+        if ok and key == "figures":
+            ok = all(isinstance(f, dict) and isinstance(f.get("title"), str) and isinstance(f.get("path"), str)
+                     for f in value)
+        if not ok:
+            raise CometError(f"card source {path}: {key} must be {word}, got {value!r:.60}")
+    if "exemplars" in data and not 1 <= data["exemplars"] <= 16:
+        raise CometError(f"card source {path}: exemplars must be 1..16, got {data['exemplars']}")
     return data
+
+
+# What each field of a card source holds: (accepted types, how the error says it).
+SOURCE_TYPES = {
+    "name": (str, "a model name"), "title": (str, "text"), "summary": (str, "text"), "note": (str, "text"),
+    "recipe": (str, "a recipe file or bundled recipe name"), "dataset": (str, "a data-set name"),
+    "license": (str, "a license id such as mit"), "tags": (list, "a list of words"),
+    "exemplars": (int, "a number of exemplars (1..16)"), "concepts": (list, "a list of concepts"),
+    "figures": (list, "a list of {title, path}"),
+}
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -221,9 +249,11 @@ def read_card(snapshot: str | Path) -> CardInfo:
     if not path.is_file():
         raise CometError(f"{snapshot}: no README.md concept card")
     try:
-        card = ModelCard.load(path, ignore_metadata_errors=True)
+        card = ModelCard(_read_readme(path, snapshot), ignore_metadata_errors=True)
+    except CometError:
+        raise
     except Exception as exc:
-        raise CometError(f"{path}: unreadable concept card ({str(exc).splitlines()[0]})") from None
+        raise CometError(f"{path}: unreadable concept card ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
     data = card.data.to_dict()
     exemplars = data.get("exemplars") or []
     raw = data.get("concepts")
@@ -234,14 +264,43 @@ def read_card(snapshot: str | Path) -> CardInfo:
     # model_name lives in the model-index; a card without metrics falls back to the folder names.
     name = card.data.model_name or Path(snapshot).resolve().parent.name
     version = str(data.get("version") or Path(snapshot).resolve().name)
-    metrics = {r.metric_type: r.metric_value for r in (card.data.eval_results or [])}
-    datasets = data.get("datasets") or []
+    # Hub text: only well-typed values go on (a data set given as a list, a metric as text, …).
+    metrics = {str(r.metric_type): float(r.metric_value) for r in (card.data.eval_results or [])
+               if isinstance(r.metric_value, (int, float)) and not isinstance(r.metric_value, bool)}
+    training = data.get("training")
     return CardInfo(
-        name=name, version=version, concepts=check_concepts(raw, len(raw), exemplars, str(path)),
-        exemplars=exemplars, dataset=data.get("comet_dataset") or (datasets[0] if datasets else None),
-        title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else name,
-        metrics=metrics, training=data.get("training") or {}, text=card.text, snapshot=Path(snapshot),
+        name=str(name), version=version, concepts=check_concepts(raw, len(raw), exemplars, str(path)),
+        exemplars=exemplars, dataset=_first_text(data.get("comet_dataset")) or _first_text(data.get("datasets")),
+        title=card.text.strip().splitlines()[0].lstrip("# ") if card.text.strip() else str(name),
+        metrics=metrics, training=training if isinstance(training, dict) else {}, text=card.text,
+        snapshot=Path(snapshot),
     )
+
+
+def _first_text(value) -> str | None:
+    """A card field that names one thing: the text itself, or the first text of a list."""
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str)), None)
+    return value if isinstance(value, str) and value else None
+
+
+def _read_readme(path: Path, folder: str | Path) -> str:
+    """A card's text: a regular file of at most MAX_CARD_BYTES inside its folder."""
+    try:
+        return read_text(path, MAX_CARD_BYTES, inside=folder)
+    except UnicodeDecodeError:
+        raise CometError(f"{path}: the concept card is not UTF-8 text") from None
+    except OSError as exc:
+        raise CometRuntimeError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def check_fits(info: CardInfo, num_components: int, where: str) -> CardInfo:
+    """A card names components of its model: each concept's index must be < K."""
+    for concept in info.concepts:
+        if concept.index >= num_components:
+            raise CometError(f"{where}: the card's concept {concept.name} is component {concept.index}, "
+                             f"but the model has {num_components} components (0..{num_components - 1})")
+    return info
 
 
 def read_card_or_default(folder: str | Path, pos_embed: list[bool]) -> CardInfo:
@@ -249,8 +308,8 @@ def read_card_or_default(folder: str | Path, pos_embed: list[bool]) -> CardInfo:
     `comet train`: at most the mixin's README) the default concepts of its `pos_embed` and
     no exemplars: a source image is then given."""
     readme = Path(folder) / "README.md"
-    if readme.is_file() and "\nconcepts:" in readme.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]:
-        return read_card(folder)
+    if readme.is_file() and "\nconcepts:" in _read_readme(readme, folder).split("\n---", 1)[0]:
+        return check_fits(read_card(folder), len(pos_embed), str(folder))
     name = Path(folder).resolve().name
     concepts = [Concept(c["name"], k, c["kind"], c["description"], exemplar=None)
                 for k, c in enumerate(default_concepts(pos_embed))]
@@ -282,7 +341,9 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
         raise CometError(f"{folder} is not a model folder")
     if path.is_file():
         try:
-            card = ModelCard.load(path, ignore_metadata_errors=True)
+            card = ModelCard(_read_readme(path, folder), ignore_metadata_errors=True)
+        except CometError:
+            raise
         except Exception as exc:
             raise CometError(f"{path}: unreadable card ({str(exc).splitlines()[0]})") from None
     else:
@@ -324,6 +385,6 @@ def card_readout(folder: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return ModelCard.load(path, ignore_metadata_errors=True).data.to_dict().get("segmentation_readout")
+        return ModelCard(_read_readme(path, folder), ignore_metadata_errors=True).data.to_dict().get("segmentation_readout")
     except Exception:   # an unreadable card records nothing; `comet card` reports what is wrong with it
         return None

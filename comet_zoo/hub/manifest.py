@@ -12,6 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from .._io import MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, open_regular, read_text
 from ..errors import CometError, CometRuntimeError
 
 MANIFEST = "SHA256SUMS"
@@ -22,9 +23,10 @@ _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+def sha256_file(path: Path, chunk: int = 1 << 20, *, inside: Path | None = None) -> str:
+    """The sha256 of a regular file (`inside`: a folder it must not leave through a link)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path, MAX_WEIGHTS_BYTES, inside=inside) as f:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -75,7 +77,11 @@ def read(directory: Path) -> dict[str, str]:
     path = directory / MANIFEST
     if not path.is_file():
         raise CometError(f"{directory}: no {MANIFEST} manifest")
-    return parse(path.read_text(encoding="utf-8"), str(directory))
+    try:
+        text = read_text(path, MAX_CONFIG_BYTES, inside=directory)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CometRuntimeError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse(text, str(directory))
 
 
 def verify(directory: Path, label: str | None = None) -> dict[str, str]:
@@ -86,6 +92,6 @@ def verify(directory: Path, label: str | None = None) -> dict[str, str]:
         path = directory / rel
         if not path.is_file():
             raise CometRuntimeError(f"{label}: {rel} is missing")
-        if sha256_file(path) != digest:
+        if sha256_file(path, inside=directory) != digest:
             raise CometRuntimeError(f"{label}: {rel} does not match its sha256 in {MANIFEST} (corrupt or truncated)")
     return entries

@@ -86,6 +86,27 @@ def _name_version(text: str, whole: str) -> tuple[str, str | None]:
     return check_name(name), (check_version(version) if at else None)
 
 
+# What a file system accepts: 255 bytes per name (most of them), 4096 per path (Linux).
+MAX_NAME_BYTES, MAX_PATH_BYTES = 255, 4096
+
+
+def check_path_text(text: str) -> str:
+    """A path given as text must be one the file system can take: no NUL, no name too long.
+    A Path that is not relative or absolute text (a str subclass, bytes) is refused too."""
+    if not isinstance(text, str):
+        raise CometError(f"invalid path {text!r}: expected text")
+    if "\0" in text:
+        raise CometError(f"invalid path {text!r}: it contains a NUL character")
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        raise CometError(f"invalid path {text!r}: not encodable for this file system") from None
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_NAME_BYTES for part in encoded.split(b"/")):
+        raise CometError(f"invalid path {text[:60]!r}…: too long for a file name "
+                         f"(at most {MAX_NAME_BYTES} bytes a name, {MAX_PATH_BYTES} a path)")
+    return text
+
+
 def is_path(text: str) -> bool:
     """A local folder rather than a name: it has a '/' (or the OS separator) or starts with '.' or '~'."""
     return not text.startswith(SCHEMES) and (
@@ -109,8 +130,10 @@ def parse_ref(text: str) -> Ref:
         directory, slash, rest = text[len("file://"):].rpartition("/")
         if not slash or not directory.startswith("/"):
             raise CometError(f"invalid model {text!r}: expected file:///DIR/NAME[@vN] (an absolute DIR)")
+        check_path_text(directory)
         return Ref(*_name_version(rest, text), hub=f"file://{directory}")
     if is_path(text):
+        check_path_text(text)
         try:
             return Ref(path=Path(text).expanduser())
         except RuntimeError:  # `~user/…` for a user this machine does not know

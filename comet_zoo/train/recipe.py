@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._io import MAX_CONFIG_BYTES, read_text
 from ..core.config import CometConfig, check_field_types, reject_unknown_keys
 from ..errors import CometError
 
@@ -80,6 +81,9 @@ class Recipe:
         if not isinstance(data, dict) or set(data) - {"model", "train", "name", "description"}:
             raise CometError("a recipe is an object with 'model' and 'train' sections (and optional 'name', 'description')")
         train = data.get("train", {})
+        for section in ("model", "train"):
+            if not isinstance(data.get(section, {}), dict):
+                raise CometError(f"the recipe's '{section}' section must be an object (KEY: VALUE …)")
         reject_unknown_keys(TrainConfig, train, "train keys")
         # The model section's `kind` (default comet) picks COMET or a baseline (comet_zoo.architectures).
         from ..architectures import config_from_dict
@@ -90,9 +94,11 @@ class Recipe:
     def load(cls, path: str | Path) -> "Recipe":
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path, MAX_CONFIG_BYTES)   # a regular file of at most 1 MiB
         except OSError as exc:
             raise CometError(f"cannot read recipe {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise CometError(f"recipe {path} is not UTF-8 text") from None
         try:
             if path.suffix in {".yaml", ".yml"}:
                 import yaml
@@ -101,7 +107,8 @@ class Recipe:
             else:
                 data = json.loads(text)
         except Exception as exc:  # JSON or YAML syntax: one line, naming the file
-            raise CometError(f"recipe {path} is not valid {path.suffix[1:] or 'JSON'}: {str(exc).splitlines()[0]}") from None
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise CometError(f"recipe {path} is not valid {path.suffix[1:] or 'JSON'}: {first}") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict:
