@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -11,7 +11,16 @@ from ._console import console
 
 
 def train(
-    recipe: str = typer.Argument(..., help="Recipe file (.json/.yaml) or bundled recipe name, e.g. quickstart."),
+    recipe: Optional[str] = typer.Argument(
+        None, help="Recipe file (.json/.yaml) or bundled recipe name, e.g. quickstart; optional with --data "
+        "(default: photos-small, global factors)."),
+    data: List[str] = typer.Option(
+        [], "--data", help="Train on this data instead of the recipe's: a folder of images, hf:ORG/NAME, a "
+        "save_to_disk folder, parquet files or a data set name; repeat it (VALUE*WEIGHT) for a mixture."),
+    size: Optional[int] = typer.Option(None, "--size", help="Image size in pixels (overrides the recipe's)."),
+    components: Optional[int] = typer.Option(None, "--components", help="Number of components K (overrides the recipe's)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse a collection with any bad file (corrupt, empty, too "
+                                "small, mixed modes...) instead of skipping and counting it."),
     out: Path = typer.Option(Path("runs/comet"), "--out", "-o", help="Run folder: checkpoint, model/, samples.png."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run folder's checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a run folder that holds a run."),
@@ -35,7 +44,12 @@ def train(
     if nproc != 1 and "WORLD_SIZE" not in os.environ:
         from comet_zoo.train.distributed import launch
 
-        argv = ["train", recipe, "--out", str(out), "--device", device]
+        argv = ["train", *([recipe] if recipe is not None else []), "--out", str(out), "--device", device]
+        for value in data:
+            argv += ["--data", value]
+        argv += ["--size", str(size)] if size is not None else []
+        argv += ["--components", str(components)] if components is not None else []
+        argv += ["--strict"] if strict else []
         argv += ["--resume"] if resume else []
         argv += ["--overwrite"] if overwrite else []
         argv += ["--steps", str(steps)] if steps is not None else []
@@ -51,7 +65,19 @@ def train(
     from comet_zoo.train.recipe import Recipe, resolve_recipe
     from comet_zoo.train.trainer import Trainer
 
-    spec = Recipe.load(resolve_recipe(recipe))
+    from comet_zoo.train.recipe import DEFAULT_DATA_RECIPE, apply_data, data_spec
+
+    if recipe is None and not data:
+        raise CometError("name a recipe (e.g. quickstart), or give your images with --data ./photos")
+    if strict and not data:
+        raise CometError("--strict applies to --data (or set strict in the recipe's dataset_options)")
+    spec = Recipe.load(resolve_recipe(recipe or DEFAULT_DATA_RECIPE))
+    if data or size is not None or components is not None:
+        if data:
+            dataset, options = data_spec(data, strict=strict)
+        else:
+            dataset, options = spec.train.dataset, spec.train.dataset_options
+        spec = apply_data(spec, dataset, options, size=size, components=components)
     if steps is not None:
         if steps < 1:
             raise CometError(f"--steps must be >= 1, got {steps}")
@@ -68,9 +94,18 @@ def train(
     clean = False
     try:
         # Rendering the training set takes a while before the first step: say so.
-        with console.status(f"rendering {spec.train.train_size} training scenes of {spec.train.dataset}"):
+        with console.status(f"preparing the training data ({spec.train.dataset})"):
             trainer = Trainer(spec, out, device=device, resume=resume, overwrite=overwrite)
+        summary = getattr(getattr(trainer, "dataset", None), "summary", None)
+        if summary is not None and trainer.rank == 0:   # what was used, skipped and converted: never silent
+            console.print(summary(), highlight=False, markup=False)
+        skipped = len(getattr(getattr(trainer, "dataset", None), "problems", ()))
         _train(trainer, spec, out, None if time_limit is None else time_limit * 60)
+        problems = getattr(getattr(trainer, "dataset", None), "problems", [])
+        if len(problems) > skipped and trainer.rank == 0:   # found while decoding batches: replaced and counted
+            console.print(f"skipped {len(problems) - skipped} more unreadable images while training (each replaced by "
+                          f"the next readable one), e.g. {problems[skipped][0]}: {problems[skipped][1]}",
+                          highlight=False, markup=False)
         clean = True
     finally:
         shutdown(clean)

@@ -14,6 +14,12 @@ Optional, for datasets rendered from scene descriptions (see comet_zoo.data.scen
 
     describe(split, n, seed)   → list of plain dicts, the scenes generate() renders
     render(descriptions)       → Scenes of given (e.g. edited or recombined) scenes
+
+Optional, for collections read from disk rather than rendered (comet_zoo.data.image_collection):
+
+    count(split)               → how many images the split holds (generate asks for at most that)
+    lazy(split, seed)          → the split as an indexable of uint8 [B, 3, H, W] batches, read on
+                                 demand (the trainer reads batches from it instead of holding them)
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class Scenes:
     # per scene, the plain-dict description it was rendered from (comet_zoo.data.scene):
     # per-object attributes and 3-D positions; object i is mask label i + 1
     descriptions: list[dict] | None = None
+    # per scene, the name of the data set it came from (a mixture's sources), else None
+    sources: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -91,6 +99,8 @@ def check_scenes(scenes: Scenes, plugin: str, n: int | None = None) -> Scenes:
                              f"= {len(scenes.factor_names)}, got {getattr(f, 'shape', type(f).__name__)}")
     if scenes.descriptions is not None and len(scenes.descriptions) != len(images):
         raise CometError(f"dataset {plugin}: {len(scenes.descriptions)} descriptions for {len(images)} images")
+    if scenes.sources is not None and len(scenes.sources) != len(images):
+        raise CometError(f"dataset {plugin}: {len(scenes.sources)} source names for {len(images)} images")
     return scenes
 
 
@@ -102,15 +112,7 @@ def load_dataset(name: str, split: str, n: int, seed: int = 0, **options) -> Sce
     own failure is reported as one line naming the plugin, never as its traceback."""
     if not 1 <= n <= MAX_SCENES:
         raise CometError(f"number of scenes must be in 1..{MAX_SCENES}, got {n}")
-    factory = registry.load("datasets", name)
-    try:
-        dataset = factory(**options)
-    except TypeError as exc:
-        raise CometError(f"dataset {name}: bad options {options}: {exc}") from None
-    except CometError:
-        raise
-    except Exception as exc:
-        raise CometRuntimeError(f"dataset {name} failed to start: {type(exc).__name__}: {_first_line(exc)}") from None
+    dataset = build_dataset(name, **options)
     try:
         scenes = dataset.generate(split, n, seed)
     except CometError:
@@ -118,6 +120,25 @@ def load_dataset(name: str, split: str, n: int, seed: int = 0, **options) -> Sce
     except Exception as exc:
         raise CometRuntimeError(f"dataset {name}: generate() failed: {type(exc).__name__}: {_first_line(exc)}") from None
     return check_scenes(scenes, name, n)
+
+
+def build_dataset(name: str, **options):
+    """The data-set object of plugin `name` with `options`; a plugin's failure is one line naming it."""
+    factory = registry.load("datasets", name)
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise CometError(f"dataset {name}: bad options {options}: {exc}") from None
+    except CometError:
+        raise
+    except Exception as exc:
+        raise CometRuntimeError(f"dataset {name} failed to start: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def reads_from_disk(dataset) -> bool:
+    """A collection read lazily from disk (comet_zoo.data.image_collection), not rendered:
+    it has count(split) and lazy(split, seed), and holds only what it holds."""
+    return callable(getattr(dataset, "lazy", None)) and callable(getattr(dataset, "count", None))
 
 
 def _first_line(exc: Exception) -> str:

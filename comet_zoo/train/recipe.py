@@ -128,3 +128,63 @@ def resolve_recipe(recipe: str | Path) -> Path:
         return Path(str(bundled))
     names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
     raise CometError(f"no recipe file or bundled recipe named {str(recipe)!r}; bundled: {', '.join(names)}")
+
+
+DEFAULT_DATA_RECIPE = "photos-small"   # what `comet train --data ...` trains when no recipe is named
+
+
+def data_spec(values: list[str], strict: bool = False) -> tuple[str, dict]:
+    """`--data` values → (dataset, dataset_options).
+
+    One value: a registered data set name (clevr), or your images: a folder, hf:ORG/NAME,
+    a save_to_disk folder or parquet files (the `images` data set, its path made absolute
+    so the model folder's recipe finds it from anywhere). Several values, each optionally
+    `VALUE*WEIGHT`: a mixture of them. `strict` refuses bad files instead of skipping them."""
+    from .. import registry
+
+    if not values:
+        raise CometError("--data needs a folder, hf:ORG/NAME, a save_to_disk folder, parquet files or a data set name")
+
+    def one(value: str) -> tuple[str, dict, float]:
+        text, weight = value, 1.0
+        head, star, tail = value.rpartition("*")
+        if star and head:
+            try:
+                weight = float(tail)
+            except ValueError:
+                raise CometError(f"--data {value}: the weight after * must be a number") from None
+            text = head
+        if not text.startswith("hf:") and not Path(text).exists() \
+                and text in {p.name for p in registry.discover("datasets")} | {p.qualified for p in registry.discover("datasets")}:
+            return text, {}, weight
+        if not text.startswith("hf:"):
+            path = Path(text).expanduser()
+            if not path.exists():
+                names = ", ".join(sorted({p.name for p in registry.discover("datasets")}))
+                raise CometError(f"--data {text}: no such folder or file, and not a data set name ({names})")
+            text = str(path.resolve())
+        return "images", {"source": text, **({"strict": True} if strict else {})}, weight
+
+    parsed = [one(v) for v in values]
+    if len(parsed) == 1:
+        return parsed[0][0], parsed[0][1]
+    return "mixture", {"sources": [{"dataset": d, "options": o, "weight": w} for d, o, w in parsed]}
+
+
+def apply_data(recipe: Recipe, dataset: str, options: dict, size: int | None = None,
+               components: int | None = None) -> Recipe:
+    """The recipe trained on another data set (`--data`), at another size and K if asked."""
+    recipe.train.dataset, recipe.train.dataset_options = dataset, dict(options)
+    model = recipe.model.to_dict()
+    if size is not None:
+        model["image_size"] = size
+    if components is not None:
+        # Extend or cut the recipe's positional-embedding pattern: all-global stays all-global.
+        if "pos_embed" in model:
+            pos = list(model["pos_embed"]) or [False]
+            model["pos_embed"] = (pos + [pos[-1]] * components)[:components]
+        model["num_components"] = components
+    from ..architectures import config_from_dict
+
+    recipe.model = config_from_dict(model)
+    return recipe

@@ -29,10 +29,11 @@ from ..core.device import resolve_device
 from ..core.model import COMET
 from ..core.sampler import SAMPLERS
 from ..core.weights import transfer_weights
-from ..data import load_dataset
+from ..data import build_dataset, load_dataset, reads_from_disk
 from ..data.images import grid, save_png
-from ..errors import CometError
+from ..errors import CometError, CometRuntimeError
 from .distributed import all_reduce_mean, init_from_env
+from .lock import RunLock
 from .recipe import RECIPE, Recipe
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -85,6 +86,11 @@ class Trainer:
         torch.set_flush_denormal(True)
         self.recipe, self.cfg = recipe, recipe.train
         self.out_dir = Path(out_dir)
+        # One writer per run folder, before anything in it is read or removed (in a data-parallel
+        # run, rank 0 writes and holds it). Released by close(), or when this process ends.
+        self.run_lock = RunLock(self.out_dir)
+        if int(os.environ.get("RANK", "0") or 0) == 0:
+            self.run_lock.acquire()
         held = [name for name in (CHECKPOINT, "log.jsonl") if (self.out_dir / name).exists()]
         if held and not resume and not overwrite:
             raise CometError(f"{self.out_dir} already holds a run ({', '.join(held)}); continue it with --resume "
@@ -117,16 +123,25 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.cfg.seed)
         self.step = 0
         options = {"size": recipe.model.image_size, **self.cfg.dataset_options}
-        scenes = load_dataset(self.cfg.dataset, "train", self.cfg.train_size, self.cfg.seed, **options)
-        # Stored as uint8 [N, 3, H, W]: 4x less memory than float32.
-        self.images = torch.from_numpy(scenes.images).mul(255).round().to(torch.uint8)
+        dataset = build_dataset(self.cfg.dataset, **options)
+        scenes = None
+        if reads_from_disk(dataset):
+            # A collection on disk (your own images): every training image, read batch by batch
+            # (train_size does not apply); the next batch is decoded while a step runs.
+            self.dataset = dataset
+            self.images = dataset.lazy("train", self.cfg.seed)
+            self.preview = dataset.generate("test", min(8, dataset.count("test")), self.cfg.seed).images
+        else:
+            scenes = load_dataset(self.cfg.dataset, "train", self.cfg.train_size, self.cfg.seed, **options)
+            # Stored as uint8 [N, 3, H, W]: 4x less memory than float32.
+            self.images = torch.from_numpy(scenes.images).mul(255).round().to(torch.uint8)
+            self.preview = load_dataset(self.cfg.dataset, "test", 8, self.cfg.seed, **options).images
         if self.images.shape[-1] != recipe.model.image_size:
             raise CometError(f"dataset images are {self.images.shape[-1]}px, the model expects {recipe.model.image_size}px")
-        self.preview = load_dataset(self.cfg.dataset, "test", 8, self.cfg.seed, **options).images
         # Objects per training scene [N] (the largest mask label), for the curriculum.
         self.object_counts = None
         if self.cfg.curriculum_steps:
-            if scenes.masks is None:
+            if scenes is None or scenes.masks is None:
                 raise CometError(f"train.curriculum_steps needs a data set with masks to count objects; "
                                  f"{self.cfg.dataset} has none")
             self.object_counts = torch.from_numpy(scenes.masks.reshape(len(scenes.masks), -1).max(1))
@@ -156,6 +171,10 @@ class Trainer:
         per = self.cfg.batch_size // self.world_size
         mine = slice(self.rank * per, (self.rank + 1) * per)
         x = self.images[idx[mine]].to(self.device, torch.float32) / 255.0
+        if hasattr(self.images, "prefetch"):   # read from disk: decode the next batch during this step
+            ahead = torch.Generator().manual_seed(0)
+            ahead.set_state(self.generator.get_state())                  # the next draw, without taking it
+            self.images.prefetch(torch.randint(len(self.images), (self.cfg.batch_size,), generator=ahead)[mine])
         return (x.contiguous(memory_format=self.memory_format),
                 x0[mine].to(self.device).contiguous(memory_format=self.memory_format))
 
@@ -234,8 +253,12 @@ class Trainer:
                 if on_step:
                     on_step(stats)
                 if self.step % self.cfg.log_every == 0 or self.step == 1:  # the log exists from step 1
-                    with log.open("a") as f:
-                        f.write(json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n")
+                    line = json.dumps({"step": self.step, "loss": loss, "images_per_s": stats.images_per_s}) + "\n"
+                    try:
+                        with log.open("a") as f:
+                            f.write(line)
+                    except OSError as exc:   # a full disk or a folder made read-only: one line, not a traceback
+                        raise CometRuntimeError(f"cannot write {log}: {exc.strerror or exc}") from None
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == until or out_of_time:
                     self.save_checkpoint()
                     # progress you can look at: test inputs over their reconstructions, per checkpoint
@@ -252,12 +275,23 @@ class Trainer:
         all_reduce_mean([t])
         return t.item() > 0
 
+    def close(self) -> None:
+        """Let another process write into this run folder (also done when this process ends)."""
+        self.run_lock.release()
+
     # -- outputs ---------------------------------------------------------------
     def save_samples(self, path: str | Path | None = None) -> Path:
         """Inputs of the test preview set (top) over their reconstructions (bottom)."""
         x = torch.from_numpy(self.preview).to(self.device)
         self.model.eval()
-        recon = self.model.reconstruct(x, generator=torch.Generator().manual_seed(0))
+        if isinstance(self.model, COMET):
+            # The encoder's latents, unrefined (as training sees them): a config's refine_steps
+            # (hundreds of Adam steps per picture) would stall every checkpoint.
+            with torch.no_grad():
+                z = self.model.infer(x, refine=0)                                     # [B, K, D]
+            recon = self.model.generate(z, generator=torch.Generator().manual_seed(0)).detach()
+        else:
+            recon = self.model.reconstruct(x, generator=torch.Generator().manual_seed(0))
         self.model.train()
         both = torch.cat([x.cpu(), recon.cpu()])
         return save_png(grid(both, nrow=len(x), scale=max(1, 128 // x.shape[-1])), path or self.out_dir / "samples.png")
@@ -267,7 +301,10 @@ class Trainer:
         recipe it was trained with (recipe.json: its data set and options, which `comet
         push` renders exemplars from and `comet eval` evaluates on)."""
         directory = Path(directory or self.out_dir / "model")
-        self.model.save_pretrained(directory)
+        try:
+            self.model.save_pretrained(directory)
+        except OSError as exc:   # a full disk or a read-only folder
+            raise CometRuntimeError(f"cannot write {directory}: {exc.strerror or exc}") from None
         with atomic_path(directory / RECIPE) as tmp:
             tmp.write_text(json.dumps(self.recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
         return directory
