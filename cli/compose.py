@@ -50,19 +50,53 @@ def compose(
 
 def decompose(
     model: str = typer.Argument(..., help="Any model reference: clevr, clevr@v5, hf-hub:ORG/NAME, ./runs/x/model."),
-    image: Path = typer.Argument(..., help="Image to decompose."),
+    image: Optional[str] = typer.Argument(None, help="Image to decompose; with --data, an index into its test split "
+                                          "(default 0)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output PNG grid."),
+    data: List[str] = typer.Option([], "--data", help="Take the image from a collection (a folder, hf:ORG/NAME, a "
+                                   "save_to_disk folder, parquet files), preprocessed as the model sees it."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Input, reconstruction, each component alone, and each component's mask, in one grid."""
+    import tempfile
+
     from comet_zoo.core.device import resolve_device
     from comet_zoo.data.images import save_png
+    from comet_zoo.errors import CometError
     from comet_zoo.figures import decomposition
 
     _check_outputs(out, ".png")
-    save_png(decomposition(model, image, seed=seed, device=resolve_device(device)), out)
-    console.print(plain(f"decomposition of {image} by {model} → {out}"), highlight=False)
+    if image is None and not data:
+        raise CometError("give an image to decompose, or --data (and an index into its test split)")
+    with tempfile.TemporaryDirectory(prefix="comet-decompose-") as tmp:
+        path = _collection_image(model, data, image or "0", Path(tmp) / "image.png") if data else Path(image)
+        save_png(decomposition(model, path, seed=seed, device=resolve_device(device)), out)
+    shown = f"test image {image or 0} of {' + '.join(data)}" if data else image
+    console.print(plain(f"decomposition of {shown} by {model} → {out}"), highlight=False)
+
+
+def _collection_image(model: str, data: List[str], index: str, path: Path) -> Path:
+    """Test image `index` of the collection `data` as `model` sees it, written to `path` (a PNG)."""
+    import torch
+
+    from comet_zoo.architectures import resolve_model
+    from comet_zoo.data import build_dataset, reads_from_disk
+    from comet_zoo.data.images import grid
+    from comet_zoo.data.images import save_png as write
+    from comet_zoo.errors import CometError
+    from comet_zoo.train.recipe import data_spec
+
+    if not index.isdigit():
+        raise CometError(f"with --data, give the image as an index into the test split, got {index!r}")
+    net, _ = resolve_model(model)
+    dataset, options = data_spec(data)
+    collection = build_dataset(dataset, **{**options, "size": net.config.image_size})
+    if not reads_from_disk(collection):
+        raise CometError("--data here takes a collection of images (a folder, hf:ORG/NAME, a save_to_disk folder or "
+                         "parquet files)")
+    x = torch.from_numpy(collection.image("test", int(index)))                 # [3, S, S]
+    return write(grid(x[None], nrow=1, pad=0), path)
 
 
 def recombine(
@@ -70,10 +104,14 @@ def recombine(
     second: str = typer.Argument(..., help="MODEL_B:IMAGE_B (may be another model)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output PNG grid."),
     size: Optional[int] = typer.Option(None, "--size"),
+    data: List[str] = typer.Option([], "--data", help="IMAGE_A and IMAGE_B are indices into this collection's test "
+                                   "split (a folder, hf:ORG/NAME, ...), preprocessed as each model sees it."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device"),
 ) -> None:
     """Swap components between two images, across two models when asked (the paper's Fig. 7)."""
+    import tempfile
+
     from comet_zoo.core.device import resolve_device
     from comet_zoo.data.images import save_png
     from comet_zoo.errors import CometError
@@ -85,7 +123,11 @@ def recombine(
     for arg, sep, path in ((first, sep_a, image_a), (second, sep_b, image_b)):
         if not sep or not path:
             raise CometError(f"expected MODEL:IMAGE, got {arg!r}")
-    picture = recombination(ref_a, image_a, ref_b, image_b, size=size, seed=seed, device=resolve_device(device))
+    with tempfile.TemporaryDirectory(prefix="comet-recombine-") as tmp:
+        if data:
+            image_a = _collection_image(ref_a, data, image_a, Path(tmp) / "a.png")
+            image_b = _collection_image(ref_b, data, image_b, Path(tmp) / "b.png")
+        picture = recombination(ref_a, image_a, ref_b, image_b, size=size, seed=seed, device=resolve_device(device))
     save_png(picture, out)
     console.print(plain(f"recombination grid → {out}"), highlight=False)
 

@@ -41,7 +41,8 @@ def list_datasets() -> None:
 
 @app.command("preview")
 def preview(
-    name: str = typer.Argument(..., help="Dataset name (or dist:name), e.g. clevr."),
+    name: str = typer.Argument(..., help="Dataset name (or dist:name), e.g. clevr; or your images: a folder, "
+                               "hf:ORG/NAME, a save_to_disk folder or parquet files (shown as a model sees them)."),
     out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
     n: int = typer.Option(16, "--n", "-n", help="Number of scenes."),
     split: Split = typer.Option(Split.train, "--split", help="train or test."),
@@ -61,7 +62,22 @@ def preview(
     options = parse_key_values(option)
     if size is not None:
         options["size"] = size
-    scenes = load_dataset(name, split.value, n, seed, **options)
+    dataset = name
+    from comet_zoo import registry
+
+    if name.startswith("hf:") or Path(name).exists() or name not in {p.name for p in registry.discover("datasets")} | \
+            {p.qualified for p in registry.discover("datasets")}:
+        from comet_zoo.train.recipe import data_spec
+
+        dataset, found = data_spec([name])
+        options = {**found, **options}
+    from comet_zoo.data import build_dataset, reads_from_disk
+
+    data = build_dataset(dataset, **options)
+    if reads_from_disk(data):   # a collection holds what it holds: show up to n, and say what was skipped
+        n = min(n, data.count(split.value))
+        console.print(data.summary(), highlight=False, markup=False)
+    scenes = load_dataset(dataset, split.value, n, seed, **options)
     from comet_zoo.data.images import save_png  # torch: only once there is something to draw
     from comet_zoo.data.preview import preview_image
 

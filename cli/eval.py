@@ -14,9 +14,13 @@ from ._console import console, errors, parse_key_values, plain
 
 def evaluate(
     model: str = typer.Argument(..., help="Zoo name[@version] or a local model folder (COMET, beta-vae, slot-attention)."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset plugin, e.g. clevr, clevr-lighting, falcor."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset plugin, e.g. clevr, clevr-lighting, "
+                                          "falcor; default: the one the model was trained on (its recipe.json)."),
+    data: List[str] = typer.Option([], "--data", help="Evaluate on your images instead: a folder, hf:ORG/NAME, a "
+                                   "save_to_disk folder or parquet files (their test split)."),
     split: Split = typer.Option(Split.test, "--split", help="train or test."),
-    n: int = typer.Option(1000, "--n", help="Number of scenes."),
+    n: Optional[int] = typer.Option(None, "--n", help="Number of scenes (default 1000; for a collection of images, "
+                                    "all of its split up to 1000)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the scenes, x_0 and baselines."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list of reconstruction, segmentation, "
                                           "disentanglement, recombination; default: all the data allows."),
@@ -83,12 +87,29 @@ def evaluate(
     else:
         base = CLEAN
     chosen = dataclasses.replace(base, **tuned)
-    trained, given = training_options(folder, dataset), parse_key_values(option)
+    from comet_zoo.eval.evaluate import default_scene_count, trained_dataset
+
+    if data and dataset is not None:
+        raise CometError("give --dataset or --data, not both")
+    if data:
+        from comet_zoo.train.recipe import data_spec
+
+        dataset, data_options = data_spec(data)
+    else:
+        data_options = {}
+        if dataset is None:
+            dataset = trained_dataset(folder)
+            if dataset is None:
+                raise CometError(f"{model} does not record the data set it was trained on; name one with --dataset "
+                                 "or --data")
+    trained, given = training_options(folder, dataset), {**data_options, **parse_key_values(option)}
     overrides = {k: v for k, v in given.items() if k in trained and trained[k] != v}
     for key, value in overrides.items():  # allowed, but never silent: it may score training data
         errors.print(f"warning: --option {key}={value} overrides the value the model was trained with "
                      f"({trained[key]!r})", soft_wrap=True)
     options = {**trained, **given}
+    if n is None:
+        n = default_scene_count(dataset, net.config.image_size, split, options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -227,7 +227,7 @@ class ImageCollectionDataset:
     def card_source(self) -> dict:
         """How a published card names this data: honestly, never as a benchmark."""
         out = {"kind": "hf" if self.source_spec.startswith("hf:") else type(self.source).__name__,
-               "description": self.description, "images": len(self.keys) - len(self.problems),
+               "description": self.description, "files": len(self.keys), "images": len(self.keys) - len(self.problems),
                "train": self.count("train"), "test": self.count("test")}
         if self.source_spec.startswith("hf:"):
             out["hf_id"] = self.source_spec[3:]
@@ -331,6 +331,14 @@ class ImageCollectionDataset:
             factors = self._factors[chosen]
         return Scenes(images.astype(np.float32) / 255.0, masks, factors,
                       list(self.factor_names) if factors is not None else [])
+
+    def image(self, split: str, index: int) -> np.ndarray:
+        """Image `index` of a split (in file-name order) as the model sees it: float32 [3, S, S]."""
+        idx = self._indices(split)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(idx):
+            raise CometError(f"{self.source_spec}: the {split} split has images 0..{len(idx) - 1}, got {index!r}")
+        images, _ = self.read_many([idx[index]])
+        return images[0].astype(np.float32) / 255.0
 
     def lazy(self, split: str, seed: int = 0) -> "LazyImages":
         """The split as an indexable of uint8 images, read from disk when indexed (training)."""

@@ -272,6 +272,46 @@ def flat_metrics(report: dict) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
+def default_scene_count(dataset: str, size: int, split: str, options: dict | None = None, most: int = 1000) -> int:
+    """How many scenes `comet eval` scores unless told: `most`, or all of a collection's split
+    when it holds fewer (a collection on disk holds what it holds; a renderer draws any number)."""
+    from ..data import build_dataset, reads_from_disk
+
+    data = build_dataset(dataset, **{"size": size, **(options or {})})
+    return min(most, data.count(split)) if reads_from_disk(data) else most
+
+
+def _trained_train_section(folder) -> dict:
+    """The `train` section of the recipe a model folder was trained with (recipe.json, else its card)."""
+    import json
+    from pathlib import Path
+
+    from ..train.recipe import RECIPE
+
+    recipe, card = Path(folder) / RECIPE, Path(folder) / "README.md"
+    train: dict = {}
+    if recipe.is_file():
+        try:
+            train = json.loads(recipe.read_text(encoding="utf-8")).get("train") or {}
+        except (ValueError, AttributeError, OSError):
+            train = {}
+    elif card.is_file():
+        try:
+            from huggingface_hub import ModelCard
+
+            data = ModelCard.load(card, ignore_metadata_errors=True).data.to_dict()
+            train = (data.get("training") or {}).get("train") or {}
+        except Exception:   # a card we cannot read just gives no defaults
+            return {}
+    return train if isinstance(train, dict) else {}
+
+
+def trained_dataset(folder) -> str | None:
+    """The data set a model folder was trained on, or None when it records none."""
+    name = _trained_train_section(folder).get("dataset")
+    return name if isinstance(name, str) and name else None
+
+
 def training_options(folder, dataset: str) -> dict:
     """Dataset options the model was trained with, when it was trained on `dataset`
     (e.g. 2–3 objects, a finite set's split): evaluation then renders the same

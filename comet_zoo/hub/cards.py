@@ -175,6 +175,16 @@ def dataset_id(plugin: str) -> str:
     return f"comet-zoo/{plugin}-procedural"
 
 
+def dataset_naming(dataset: str | None, data_source: dict | None = None) -> tuple[list[str] | None, str]:
+    """(Hub data-set ids, the name the card gives the data). Renders are named as renders;
+    your own images by what they are (comet_zoo.data.provenance): never as a benchmark."""
+    if data_source is not None:
+        return data_source.get("hub_ids") or None, data_source["text"]
+    if dataset in ("images", "mixture"):   # no record of which collection: say only what it is
+        return None, "a collection of images" if dataset == "images" else "a mixture of data sets"
+    return ([dataset_id(dataset)] if dataset else None), f"{dataset} (comet-zoo procedural renders)"
+
+
 def metric_task(key: str) -> tuple[str, str]:
     """(Hub task type, task name) of a metric, so each group gets its own model-index task."""
     if key.startswith("recombination"):
@@ -189,7 +199,7 @@ def metric_task(key: str) -> tuple[str, str]:
 def render(*, name: str, version: str, source: dict, config: dict, training: dict,
            exemplars: list[str], metrics: dict[str, float], dataset: str | None,
            reconstructions: str | None = None, figures: list[tuple[str, str]] = (),
-           facts: list[tuple[str, str]] = ()):
+           facts: list[tuple[str, str]] = (), data_source: dict | None = None):
     """The concept card as a huggingface_hub ModelCard (front matter + generated body)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -199,15 +209,16 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
     concepts = check_concepts(raw, config["num_components"], exemplars, f"card of {name}")
     title = source.get("title") or f"COMET: {name}"
     tags = BASE_TAGS + [t for t in source.get("tags", []) if t not in BASE_TAGS]
-    hub_dataset = dataset_id(dataset) if dataset else "unknown"
+    hub_ids, data_name = dataset_naming(dataset, data_source)
+    hub_dataset = hub_ids[0] if hub_ids else (dataset or "unknown")
     eval_results = [EvalResult(task_type=metric_task(key)[0], task_name=metric_task(key)[1],
-                               dataset_type=hub_dataset, dataset_name=f"{dataset} (comet-zoo procedural renders)",
+                               dataset_type=hub_dataset, dataset_name=data_name,
                                dataset_split="test", metric_type=key, metric_name=key, metric_value=float(value))
                     for key, value in metrics.items()]
     data = ModelCardData(
         library_name="comet-zoo", license=source.get("license", "mit"), tags=tags,
         pipeline_tag="image-to-image",   # images in, images out: reconstruct, decompose, recombine
-        datasets=[hub_dataset] if dataset else None, comet_dataset=dataset,
+        datasets=hub_ids, comet_dataset=dataset,
         metrics=sorted(metrics), model_name=name,
         eval_results=eval_results or None,
         version=version, training=training, exemplars=exemplars,
@@ -218,6 +229,8 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
         body += [source["summary"].strip(), ""]
     if source.get("note"):
         body += [f"> **Note.** {source['note'].strip()}", ""]
+    if data_source is not None:
+        body += ["## Training data", "", f"Trained on {data_source['text']}.", ""]
     body += ["## Concepts", "",
              _table([[c.name, c.index, c.kind, c.description, f"![{c.name}]({c.exemplar})"] for c in concepts],
                     ["name", "component", "kind", "description", "exemplar"]), ""]
@@ -320,7 +333,8 @@ EVAL_BEGIN, EVAL_END = "<!-- comet-eval -->", "<!-- /comet-eval -->"
 
 
 def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str, split: str = "test",
-                  n: int | None = None, note: str = "", readout: dict | None = None) -> Path:
+                  n: int | None = None, note: str = "", readout: dict | None = None,
+                  data_source: dict | None = None) -> Path:
     """Write evaluation metrics into a model folder's card (README.md), atomically.
 
     Front matter: each metric becomes an eval result of the model-index (the values
@@ -351,7 +365,8 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
     data = card.data
     data.model_name = data.model_name or folder.resolve().name   # the model-index needs one
     new = [EvalResult(task_type=metric_task(key)[0], task_name=metric_task(key)[1],
-                      dataset_type=dataset_id(dataset), dataset_name=f"{dataset} (comet-zoo procedural renders)",
+                      dataset_type=(dataset_naming(dataset, data_source)[0] or [dataset])[0],
+                      dataset_name=dataset_naming(dataset, data_source)[1],
                       dataset_split=split, metric_type=key, metric_name=key, metric_value=float(value))
            for key, value in metrics.items()]
     kept = [r for r in (data.eval_results or []) if r.metric_type not in metrics]
@@ -363,7 +378,8 @@ def write_metrics(folder: str | Path, metrics: dict[str, float], *, dataset: str
                 f"vote {readout.get('vote')} (`comet eval`'s default for this model). " + note).strip()
     scenes = f"{n} {split} scenes" if n else f"the {split} split"
     table = _table([[k, "inf" if v == float("inf") else f"{v:.4f}"] for k, v in metrics.items()], ["metric", "value"])
-    section = "\n".join([EVAL_BEGIN, "## Evaluation", "", f"`comet eval` on {scenes} of `{dataset}`."
+    section = "\n".join([EVAL_BEGIN, "## Evaluation", "", f"`comet eval` on {scenes} of `{dataset}`"
+                         + (f" ({data_source['text']})." if data_source else ".")
                          + (f" {note}" if note else ""), "", table, EVAL_END])
     text = card.text
     if EVAL_BEGIN in text and EVAL_END in text:

@@ -161,7 +161,7 @@ def data_spec(values: list[str], strict: bool = False) -> tuple[str, dict]:
             path = Path(text).expanduser()
             if not path.exists():
                 names = ", ".join(sorted({p.name for p in registry.discover("datasets")}))
-                raise CometError(f"--data {text}: no such folder or file, and not a data set name ({names})")
+                raise CometError(f"{text}: no such folder or file, and not a data set name ({names})")
             text = str(path.resolve())
         return "images", {"source": text, **({"strict": True} if strict else {})}, weight
 
