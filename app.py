@@ -1,9 +1,10 @@
 """The comet-zoo demo as a Hugging Face Space (sdk: gradio, app_file: app.py), or locally:
-`python app.py` (the same app as `comet demo`)."""
+`python app.py` (the same app as `comet demo`, within the same bounds; docs/security.md)."""
 
-from comet_zoo.demo import MAX_UPLOAD, build_demo
+from comet_zoo.demo import LIMITS, build_demo, launch_options, share_threads
 
-demo = build_demo()
+demo = build_demo()   # the configured hubs' models; never a folder or file:// hub named by a request
 
 if __name__ == "__main__":
-    demo.queue(default_concurrency_limit=1).launch(max_file_size=MAX_UPLOAD)
+    share_threads(LIMITS)
+    demo.launch(**launch_options(LIMITS))
