@@ -91,6 +91,18 @@ def _artifact(hub: Path, name: str, *, size: int = 16, **config) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread for the module (the in-process server's workers too): on 2 shared
+    cores, oversubscribed threads make each tiny step 20 times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A served file:// hub (toy, toy-slow: refine_steps 10000, toy-big: 256 px, toy-html:
