@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -36,6 +37,7 @@ from .backends import DirHub, open_hub
 from .names import NAME, VERSION, Ref, check_name, check_path_text, check_version, parse_ref, qualified, sort_versions
 
 CONFIG_FILE = "config.toml"
+log = logging.getLogger("comet_zoo.hub")
 
 
 # -- locations and configuration -------------------------------------------------
@@ -275,20 +277,89 @@ def _unknown(name: str, backends: list) -> CometError:
     return CometError(f"unknown model {name!r}{hint}")
 
 
+# A bare name that a hub on this machine (bundled, file://) publishes waits at most this
+# long for the remote hubs' answers (COMET_HUB_GRACE seconds): a silent mirror never holds
+# up a bundled model. A remote hub that has not answered by then is reported and left out.
+DEFAULT_GRACE = 1.0
+
+
+def _grace() -> float:
+    text = os.environ.get("COMET_HUB_GRACE", "").strip()
+    try:
+        value = float(text) if text else DEFAULT_GRACE
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:
+        raise CometError(f"COMET_HUB_GRACE must be a number of seconds in 0..600, got {text!r}")
+    return value
+
+
+def _ask_versions(name: str, backends: list) -> dict[int, list[str] | CometError | None]:
+    """Each hub's versions of `name` (or its error), asked at once: hubs on this machine answer
+    in place, remote ones in threads. None: a remote hub that had not answered when the local
+    hubs already had `name` and the grace time was over."""
+    import threading
+    import time
+
+    from .backends import _no_answer, hub_timeouts
+
+    answers: dict[int, list[str] | CometError | None] = {}
+    remote = [(i, b) for i, b in enumerate(backends) if not isinstance(b, DirHub)]
+    done = threading.Event()
+
+    def ask(i: int, backend) -> None:
+        try:
+            answers[i] = backend.versions(name)
+        except CometError as exc:  # an unreachable hub: its cached copies may still answer
+            answers[i] = exc
+        if all(j in answers for j, _ in remote):
+            done.set()
+
+    workers = [threading.Thread(target=ask, args=(i, b), daemon=True) for i, b in remote]
+    for worker in workers:
+        worker.start()
+    for i, backend in enumerate(backends):
+        if isinstance(backend, DirHub):
+            ask(i, backend)
+    if remote:
+        local_has_it = any(isinstance(a, list) and a for a in answers.values())
+        wait = _grace() if local_has_it else sum(hub_timeouts()) + 2   # each call is bounded; a margin
+        deadline = time.monotonic() + wait
+        while not done.is_set() and time.monotonic() < deadline:
+            done.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        if not local_has_it:   # the remote hubs were the only hope: a silent one is an error
+            for i, backend in remote:
+                answers.setdefault(i, _no_answer(backend.url))
+    return {i: answers.get(i) for i in range(len(backends))}
+
+
 def _offers(name: str, backends: list) -> tuple[list, list]:
     """(backend, versions it offers, versions of it in the cache) for every hub that publishes `name`
     (or whose copies are cached), and the errors of the hubs that could not be asked."""
     found, failures = [], []
-    for backend in backends:
-        try:
-            offered = backend.versions(name)
-        except CometError as exc:  # an unreachable hub: its cached copies may still answer
+    answers = _ask_versions(name, backends) if len(backends) > 1 else {0: _ask_one(name, backends[0])} if backends else {}
+    for i, backend in enumerate(backends):
+        answer = answers[i]
+        if answer is None:      # too slow: reported, and resolution goes on without it
+            log.warning("note: %s did not answer within %g s (COMET_HUB_GRACE); %s was resolved without it",
+                        backend.url, _grace(), name)
             offered = []
-            failures.append(exc)
+        elif isinstance(answer, CometError):
+            offered = []
+            failures.append(answer)
+        else:
+            offered = answer
         cached = cached_versions(backend.id, name)
         if offered or cached:
             found.append((backend, offered, cached))
     return found, failures
+
+
+def _ask_one(name: str, backend) -> list[str] | CometError:
+    try:
+        return backend.versions(name)
+    except CometError as exc:
+        return exc
 
 
 def locate(ref: Ref | str, backends: list | None = None) -> tuple[Ref, object | None]:

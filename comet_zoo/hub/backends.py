@@ -8,11 +8,19 @@ Hub URLs:
 
 Every backend fetches only the files that the artifact's SHA256SUMS lists; the
 caller verifies them before anything is used.
+
+Network calls have time-outs: COMET_HUB_TIMEOUT is SECONDS (connect and read) or
+CONNECT,READ (default 5,10). Each question to an hf:// hub (its models, its tags, a
+file list) is also bounded as a whole (connect + read + 1 s, retries included); a
+download's requests use HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT as huggingface_hub
+does, the first of them set from the read time-out. A hub that does not answer in time
+is a one-line CometRuntimeError that says so.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -30,6 +38,58 @@ from .names import NAME, check_name, check_version, sort_versions
 
 OnBytes = Callable[[int], None]
 _ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+log = logging.getLogger("comet_zoo.hub")
+
+DEFAULT_TIMEOUTS = (5.0, 10.0)   # (connect, read) seconds
+
+
+def hub_timeouts() -> tuple[float, float]:
+    """(connect, read) seconds for remote hubs, from COMET_HUB_TIMEOUT (SECONDS or CONNECT,READ)."""
+    text = os.environ.get("COMET_HUB_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_TIMEOUTS
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < v <= 600 for v in values):
+        raise CometError(f"COMET_HUB_TIMEOUT must be SECONDS or CONNECT,READ seconds (each in (0, 600]), "
+                         f"e.g. 5,10; got {text!r}")
+    return values[0], values[-1]
+
+
+def _no_answer(url: str, exc: BaseException | None = None) -> CometRuntimeError:
+    connect, read = hub_timeouts()
+    if exc is None or "timeout" in type(exc).__name__.lower():
+        return CometRuntimeError(f"{url} did not answer within its time-out (connect {connect:g} s, read {read:g} s; "
+                                 "COMET_HUB_TIMEOUT)")
+    return CometRuntimeError(f"cannot reach {url}: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
+
+
+def bounded(call: Callable, url: str, seconds: float | None = None):
+    """`call()` in a daemon thread, given up after `seconds` (default connect + read + 1):
+    huggingface_hub retries a timed-out request several times, and nothing here may wait
+    on a silent server for longer than its time-out. The call's own exception is re-raised."""
+    import threading
+
+    if seconds is None:
+        seconds = sum(hub_timeouts()) + 1
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:   # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=f"comet-hub {url}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _no_answer(url)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def _no_credentials(url: str) -> None:
@@ -146,8 +206,13 @@ class HfHub:
         self.id = f"hf-{org.lower()}-{_digest(self.endpoint or 'https://huggingface.co')[:8]}"
 
     def _api(self):
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi, get_session
 
+        # huggingface_hub's shared client has no time-out of its own for API calls (a silent
+        # server would be waited on for ever): requests without one get ours.
+        connect, read = hub_timeouts()
+        session = get_session()
+        session.timeout = type(session.timeout)(read, connect=connect)
         return HfApi(endpoint=self.endpoint, library_name="comet-zoo")
 
     def _repo(self, name: str) -> str:
@@ -157,8 +222,11 @@ class HfHub:
         if hf_offline():  # offline, the hub is not asked: only its cached copies answer
             return []
         try:
-            models = self._api().list_models(author=self.org)
-            return sorted({m.id.split("/")[-1] for m in models if NAME.fullmatch(m.id.split("/")[-1])})
+            ids = bounded(lambda: [m.id for m in self._api().list_models(author=self.org)], self.url)
+            return sorted({i.split("/")[-1] for i in ids if NAME.fullmatch(i.split("/")[-1])})
+        except CometRuntimeError as exc:   # no answer in time: said, and the rest of a listing still shows
+            log.warning("note: %s", exc)
+            return []
         except Exception:  # listing is a convenience (some mirrors lack it); pulls by name still work
             return []
 
@@ -168,15 +236,17 @@ class HfHub:
         if hf_offline():
             return []
         try:
-            refs = self._api().list_repo_refs(self._repo(name))
+            refs = bounded(lambda: self._api().list_repo_refs(self._repo(name)), self.url)
+        except CometRuntimeError:
+            raise
         except (RepositoryNotFoundError, RevisionNotFoundError):
             return []
         except HfHubHTTPError as exc:
             if getattr(exc.response, "status_code", None) == 404:  # mirrors answer a bare 404 for a missing repo
                 return []
             raise CometRuntimeError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {str(exc).splitlines()[0]}") from None
-        except Exception as exc:
-            raise CometRuntimeError(f"cannot reach {self.url} ({self.endpoint or 'huggingface.co'}): {type(exc).__name__}") from None
+        except Exception as exc:   # refused connection, time-out, DNS …
+            raise _no_answer(f"{self.url} ({self.endpoint or 'huggingface.co'})", exc) from None
         return sort_versions(tag.name for tag in refs.tags)
 
     def local_snapshot(self, name: str, version: str) -> Path | None:
@@ -201,9 +271,10 @@ class HfHub:
         try:
             def get(filename: str) -> Path:
                 return Path(hf_hub_download(repo, filename, revision=version, local_dir=staging,
-                                            endpoint=self.endpoint, library_name="comet-zoo"))
+                                            endpoint=self.endpoint, library_name="comet-zoo",
+                                            etag_timeout=hub_timeouts()[1]))
             # The file list of the tag first: a repo without a manifest is explained, not half-fetched.
-            files = self._api().list_repo_files(repo, revision=version)
+            files = bounded(lambda: self._api().list_repo_files(repo, revision=version), self.url)
             if manifest.MANIFEST not in files:
                 _pickles_only(files, where)
             listed = manifest.parse(get(manifest.MANIFEST).read_text(encoding="utf-8"), where)
@@ -220,6 +291,12 @@ class HfHub:
             raise CometRuntimeError(f"{where}: a file listed in {manifest.MANIFEST} is missing ({exc})") from None
         except HfHubHTTPError as exc:
             raise CometRuntimeError(f"{where}: download failed ({str(exc).splitlines()[0]})") from None
+        except CometError:
+            raise
+        except OSError as exc:     # the local disk: full, read-only
+            raise CometRuntimeError(f"{where}: cannot write the download ({exc.strerror or exc})") from None
+        except Exception as exc:   # a time-out or a dropped connection mid-download
+            raise _no_answer(f"{where}: {self.url}", exc) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
