@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU lease, used whole (issue 15's zoo v5): the zoo's lineages trained side by side on
+# One GPU, used whole: the zoo's lineages trained side by side on
 # the one GPU until a wall-clock deadline (these models are small: one run leaves the GPU
 # mostly idle between kernel launches, so several share it).
 #
@@ -15,7 +15,7 @@
 # - continue the published lineages (a decay phase where a run's rate never fell: it lifted clevr v3 -> v4);
 # - keep every scored point where two metrics decide (fg-ARI and covering), else the best one;
 # - fp32 and NCHW on the GPU (resumable changes; the CPU lineages were bf16 + channels_last):
-#   the configuration the leases of 2026-11-26 and -28 ran.
+#   the configuration of the GPU runs of 2026-11-26 and -28.
 set -u
 DEADLINE=${1:-450}
 PACK=${2:-${OUT:-runs/gpu-out}}
@@ -48,7 +48,7 @@ zoo() {  # NAME RECIPE FROM [harness options...]; FROM: a zoo-runs folder whose 
     --set train.precision=fp32 --set train.channels_last=false "$@" >"runs/gpu/$name.out" 2>&1 &
 }
 
-# Lineages as zoo-runs/ holds them after the CPU session of 2026-12-02 (docs/time_to_quality.md).
+# Lineages as zoo-runs/ holds them after the CPU runs of 2026-12-02 (docs/time_to_quality.md).
 # clevr-lighting and clevr-toy v6 were fine-tuned from clevr v5 (train.init_from); the bundled
 # *-finetune recipes start from the newest clevr (v6): the same fine-tunes from the better base,
 # every point kept (clevr-lighting's bars are two: object fg-ARI and the light0 swap).
