@@ -204,6 +204,12 @@ def evaluate(model, dataset: str, *, split: str = "test", n: int = 1000, seed: i
         from .recombination import recombination_scores
 
         report["recombination"] = recombination_scores(model, dataset, pairs=pairs, seed=seed, options=options)
+        if dataset == "mixture" and len((options or {}).get("sources") or []) >= 2 \
+                and "object" in report["recombination"]:
+            # one model, two domains: an object of the first source's scenes placed into the second's
+            from .cross_domain import cross_domain_scores
+
+            report["recombination"]["cross_domain"] = cross_domain_scores(model, options, pairs=pairs, seed=seed)
     report["seconds"] = time.perf_counter() - started
     return report
 
