@@ -18,16 +18,17 @@ with the strength each was trained to, and neither drowns the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_int, check_seed
 from .core.model import COMET
 from .core.sampler import descend, get_schedule
 from .errors import CometError
-from .spec import ComponentSpec, parse_spec
+from .spec import ComponentSpec, check_weight, parse_spec
 
 
 @dataclass
@@ -77,9 +78,10 @@ class Composer:
         self.device = torch.device(device)
         self.models = {key: m.to(self.device).eval() for key, m in models.items()}
         self.terms = terms
+        for term in terms:  # a Term built in Python gets the check a typed spec gets
+            check_weight(term.weight, f"{term.label or term.model}: weight")
         self.size = size if size is not None else max(self.models[t.model].config.image_size for t in terms)
-        if not 8 <= self.size <= 1024:
-            raise CometError(f"canvas size must be in 8..1024, got {self.size}")
+        check_int(self.size, "canvas size", 8, 1024)
         self.bf16 = bf16 and self.device.type == "cuda"
 
     # -- building from specs -----------------------------------------------------
@@ -91,39 +93,42 @@ class Composer:
         from . import hub
         from .core.device import resolve_device
         from .hub.cards import read_card_or_default
+        from .hub.latents import latents_for
+        from .hub.loaded import loaded_model
 
         device = resolve_device(device) if isinstance(device, str) else device
 
-        if not specs:
-            raise CometError("nothing to compose: give at least one component spec")
+        if not specs or not isinstance(specs, (list, tuple)):
+            raise CometError(f"nothing to compose: give a list of component specs, got {specs!r:.60}")
+        if not all(isinstance(s, (str, ComponentSpec)) for s in specs):
+            raise CometError("each component spec is text (MODEL:COMPONENT…) or a ComponentSpec")
         parsed = [parse_spec(s) if isinstance(s, str) else s for s in specs]
         models: dict[str, COMET] = {}
         cards, snapshots = {}, {}
-        resolved = []                 # (spec, model ref, component index, source image [1, 3, S, S])
+        resolved = []                 # (spec, model ref, component index, Source)
         for text, spec in zip(specs, parsed):
             try:
                 ref = spec.model_ref
                 if ref not in models:
                     snapshots[ref] = hub.resolve(spec.ref)
-                    models[ref] = COMET.load(snapshots[ref], device=device)
+                    models[ref] = loaded_model(snapshots[ref], device)   # one load per process
                     cards[ref] = read_card_or_default(snapshots[ref], models[ref].config.pos_embed)
                 model, card = models[ref], cards[ref]
                 index, exemplar = _component(spec, model, card)
-                image = _source_image(spec, card, snapshots[ref], exemplar, model.config.image_size)
+                source = _source(spec, card, snapshots[ref], exemplar, model.config.image_size)
             except CometError as exc:  # name the spec the user typed
                 label = text if isinstance(text, str) else f"{spec.model_ref}:{spec.component}"
                 raise CometError(f"{label}: {exc}") from None
-            resolved.append((spec, ref, index, image))
-        # Only once every spec has resolved: inference may refine latents (refine_steps), which
-        # takes seconds on a CPU, and a typo in the last spec should not wait for it.
-        latents: dict[tuple[str, bytes], torch.Tensor] = {}
+            resolved.append((spec, ref, index, source))
+        # Only once every spec has resolved: a latent not stored in the artifact may need
+        # inference and refinement (refine_steps), which takes seconds on a CPU, and a typo
+        # in the last spec should not wait for it.
+        latents: dict[tuple[str, object], torch.Tensor] = {}
         terms = []
-        for spec, ref, index, image in resolved:
-            model = models[ref]
-            key = (ref, image.numpy().tobytes())   # one inference per (model, image)
+        for spec, ref, index, source in resolved:
+            key = (ref, source.key)            # one latent per (model, image)
             if key not in latents:
-                with torch.no_grad():
-                    latents[key] = model.infer(image.to(next(model.parameters()).device))[0]  # [K, D]
+                latents[key] = latents_for(models[ref], source.image(), snapshots[ref], source.exemplar)  # [K, D]
             terms.append(Term(ref, index, latents[key][index], spec.weight, label=f"{ref}:{spec.component}"))
         return cls(models, terms, size=size, device=device, bf16=bf16)
 
@@ -162,12 +167,10 @@ class Composer:
                trajectory: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Generate `batch` images [B, 3, S, S] in [0, 1] from x_0 ~ U(0, 1), descending
         `steps` steps (default STEPS_FACTOR × the models' largest N, as `comet compose`)."""
-        if not 1 <= batch <= MAX_BATCH:
-            raise CometError(f"batch must be in 1..{MAX_BATCH}, got {batch}")
-        if steps is not None and not 1 <= steps <= MAX_STEPS:
-            raise CometError(f"steps must be in 1..{MAX_STEPS}, got {steps}")
-        if not 0 <= seed < 2**63:
-            raise CometError(f"seed must be in 0..2**63-1, got {seed}")
+        check_int(batch, "batch", 1, MAX_BATCH)
+        if steps is not None:
+            check_int(steps, "steps", 1, MAX_STEPS)
+        check_seed(seed)
         schedule = get_schedule(sampler)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         x0 = torch.rand(batch, 3, self.size, self.size, generator=generator, device=self.device)
@@ -181,9 +184,7 @@ class Composer:
         per row, enlarged `scale` times (default `view_scale`: at least MIN_VIEW pixels)."""
         from .data.images import grid
 
-        scale = view_scale(self.size) if scale is None else scale
-        if not 1 <= scale <= 16:
-            raise CometError(f"scale must be 1..16, got {scale}")
+        scale = view_scale(self.size) if scale is None else check_int(scale, "scale", 1, 16)
         images = self.sample(batch, **sample_options)                               # [B, 3, S, S]
         return grid(images, nrow=min(batch, 8), pad=0 if batch == 1 else 2, scale=scale)
 
@@ -197,7 +198,7 @@ def compose(specs: list[str] | str, *, size: int | None = None, steps: int | Non
 
     Defaults are the command's: 4N descent steps, the GPU when there is one, at least
     MIN_VIEW pixels."""
-    specs = [specs] if isinstance(specs, str) else list(specs)
+    specs = [specs] if isinstance(specs, str) else list(specs) if isinstance(specs, (list, tuple)) else specs
     composer = Composer.from_specs(specs, size=size, device=device, bf16=bf16)
     return composer.picture(batch, scale=scale, steps=steps, sampler=sampler, seed=seed)
 
@@ -220,17 +221,48 @@ def _component(spec: ComponentSpec, model: COMET, card) -> tuple[int, str | None
     return concept.index, concept.exemplar
 
 
-def _source_image(spec: ComponentSpec, card, snapshot: Path, exemplar: str | None, size: int) -> torch.Tensor:
-    """The image a term's latent is inferred from: [1, 3, size, size]."""
-    from .data.images import load_image
+@dataclass
+class Source:
+    """The image a term's latent is inferred from: a card exemplar of the snapshot (whose
+    latent the artifact may store) or the user's image file, loaded only when needed."""
+    path: Path
+    size: int
+    exemplar: str | None = None     # the exemplar's path inside the snapshot
+    _image: torch.Tensor | None = field(default=None, repr=False)
 
+    @property
+    def key(self):
+        return ("exemplar", self.exemplar) if self.exemplar is not None else ("image", self.image().numpy().tobytes())
+
+    def image(self) -> torch.Tensor:
+        """[1, 3, size, size], read once."""
+        from .data.images import load_image
+
+        if self._image is None:
+            self._image = load_image(self.path, self.size)
+        return self._image
+
+
+def _exemplar(snapshot: Path, rel: str, size: int) -> Source:
+    from ._io import MAX_IMAGE_BYTES, check_regular
+
+    if not (snapshot / rel).is_file():
+        raise CometError(f"exemplar {rel} is missing from {snapshot}")
+    check_regular(snapshot / rel, MAX_IMAGE_BYTES, inside=snapshot)   # no FIFO, no link out of the model
+    return Source(snapshot / rel, size, rel)
+
+
+def _source(spec: ComponentSpec, card, snapshot: Path, exemplar: str | None, size: int) -> Source:
+    """Where a term's latent comes from: the spec's SOURCE, else the concept's exemplar."""
     if spec.source is None:
         if exemplar is None and not card.exemplars:
             raise CometError(f"{spec.model_ref} has no exemplars; give a source image: {spec.model_ref}:{spec.component}@IMAGE")
-        return load_image(snapshot / (exemplar or card.exemplars[0]), size)
+        return _exemplar(snapshot, exemplar or card.exemplars[0], size)
     if _is_index(spec.source):
         i = int(spec.source)
         if i >= len(card.exemplars):
             raise CometError(f"{spec.model_ref} has exemplars 0..{len(card.exemplars) - 1}; got {i}")
-        return load_image(snapshot / card.exemplars[i], size)
-    return load_image(spec.source, size)
+        return _exemplar(snapshot, card.exemplars[i], size)
+    source = Source(Path(spec.source), size)
+    source.image()                 # a missing or unreadable file is reported before any inference
+    return source

@@ -16,18 +16,32 @@ from .core.model import COMET
 from .data.images import labelled_grid, load_image
 
 
-def load_named(ref: str, device: torch.device | str = "cpu") -> tuple[COMET, list[str]]:
-    """A model of any reference and its component names (the card's concepts, else its defaults)."""
+def load_named(ref: str, device: torch.device | str = "cpu") -> tuple[COMET, list[str], Path]:
+    """A model of any reference (loaded once per process), its component names (the card's
+    concepts, else its defaults) and its snapshot folder."""
     from . import hub
     from .hub.cards import read_card_or_default
+    from .hub.loaded import loaded_model
 
     snapshot = hub.resolve(ref)
-    net = COMET.load(snapshot, device=device)
+    net = loaded_model(snapshot, device)
     card = read_card_or_default(snapshot, net.config.pos_embed)
     names = [f"c{i}" for i in range(net.config.num_components)]
     for concept in card.concepts:
         names[concept.index] = concept.name
-    return net, names
+    return net, names, snapshot
+
+
+def _latent(net: COMET, x: torch.Tensor, snapshot: Path, image: str | Path) -> torch.Tensor:
+    """z [K, D] of x [1, 3, S, S] read from `image`: the artifact's stored latent when the file
+    is one of its exemplars, else the latent cache's (hub/latents.py), else inferred."""
+    from .hub.latents import latents_for
+
+    try:
+        rel = Path(image).resolve().relative_to(Path(snapshot).resolve()).as_posix()
+    except ValueError:
+        rel = None
+    return latents_for(net, x.cpu(), snapshot, rel).to(x.device)
 
 
 def decomposition(ref: str, image: str | Path, *, seed: int = 0, device: torch.device | str = "cpu"):
@@ -35,12 +49,11 @@ def decomposition(ref: str, image: str | Path, *, seed: int = 0, device: torch.d
     the gradient segmentation (bottom row)."""
     from .eval.segment import gradient_maps
 
-    net, names = load_named(ref, device)
+    net, names, snapshot = load_named(ref, device)
     p = next(net.parameters())
     x = load_image(image, net.config.image_size).to(p.device)           # [1, 3, S, S]
     k = net.config.num_components
-    with torch.no_grad():
-        z = net.infer(x)                                                # [1, K, D]
+    z = _latent(net, x, snapshot, image)[None]                          # [1, K, D]
     gen = torch.Generator(device=p.device).manual_seed(seed)
     recon = net.generate(z, x0=net.initial_image(1, gen)).detach()
     alone = [net.generate(z, weights=torch.eye(k, device=p.device)[i], x0=net.initial_image(1, gen)).detach()
@@ -66,10 +79,9 @@ def recombination(first: str, image_a: str | Path, second: str, image_b: str | P
     component i, B with A's (the paper's Fig. 7); the two models may differ."""
     sides = []
     for ref, path in ((first, image_a), (second, image_b)):
-        net, names = load_named(ref, device)
-        x = load_image(path, net.config.image_size).to(device)
-        with torch.no_grad():
-            z = net.infer(x)[0]                                          # [K, D]
+        net, names, snapshot = load_named(ref, device)
+        x = load_image(path, net.config.image_size).to(next(net.parameters()).device)
+        z = _latent(net, x, snapshot, path)                              # [K, D]
         sides.append((f"{ref}#{len(sides)}", net, names, x, z))
     models = {key: net for key, net, *_ in sides}
     (ka, _, names_a, xa, za), (kb, _, names_b, xb, zb) = sides

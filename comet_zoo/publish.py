@@ -13,6 +13,8 @@ none of it.
     config.json
     recipe.json         the training recipe (when the card source or the trainer names one)
     exemplars/0.png …   test renders of the training data set
+    latents.safetensors the exemplars' latents as compose infers them (encoder + refinement),
+                        with the settings and hashes that made them (hub/latents.py)
     reconstructions.png exemplars over their reconstructions
     README.md           the concept card
     SHA256SUMS          sha256 of every file above
@@ -26,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import CometError
+from ._io import MAX_CARD_BYTES, read_bytes
+from .errors import CometError, CometRuntimeError
 from .hub import home, manifest, push_hub
 from .hub.cards import load_source, read_card, render
 from .hub.names import check_name, check_version
@@ -56,7 +59,10 @@ def _is_concept_card(path: Path) -> bool:
     """A comet-zoo concept card, not the generic card huggingface_hub writes beside the weights."""
     if not path.is_file():
         return False
-    head = path.read_text(encoding="utf-8", errors="replace").split("\n---", 1)[0]
+    try:
+        head = read_bytes(path, MAX_CARD_BYTES, inside=path.parent).decode("utf-8", "replace").split("\n---", 1)[0]
+    except OSError as exc:
+        raise CometError(f"cannot read {path}: {exc.strerror or exc}") from None
     return "\nconcepts:" in head
 
 
@@ -104,6 +110,11 @@ def recipe_test_split(recipe, size: int, n: int):
     from .data import load_dataset
 
     options = {"size": size, **recipe.train.dataset_options}
+    from .data import build_dataset, reads_from_disk
+
+    collection = build_dataset(recipe.train.dataset, **options)
+    if reads_from_disk(collection):   # your own images: a test split holds what it holds
+        n = min(n, collection.count("test"))
     return load_dataset(recipe.train.dataset, "test", n, recipe.train.seed, **options)
 
 
@@ -165,6 +176,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
 
     from .core.model import COMET
     from .data.images import grid, load_image, save_png
+    from .hub.latents import write_exemplar_latents
 
     check_name(name)
     check_version(version)
@@ -190,8 +202,13 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     if not 1 <= count <= 16:
         raise CometError(f"exemplars must be 1..16, got {count}")
     dataset = source.get("dataset")
+    data_source = None
     if recipe is not None:
         dataset = dataset or recipe.train.dataset
+        from .data.provenance import describe as describe_data
+
+        # your own images: the card names them (Hub id, or a local folder's file count and hash)
+        data_source = describe_data(recipe.train.dataset, recipe.train.dataset_options, size)
         test = recipe_test_scenes(recipe, size, max(count, METRIC_SCENES))   # [N, 3, S, S]
     else:
         found = sorted((model_dir / "exemplars").glob("*.png"))[:count] if (model_dir / "exemplars").is_dir() else []
@@ -206,6 +223,9 @@ def build(model_dir: Path, name: str, version: str, out: Path,
         rel = f"exemplars/{i}.png"
         save_exemplar(image, out / rel)
         exemplars.append(rel)
+    # Compose's latents of the exemplars, inferred (and refined) once here, from the PNGs
+    # exactly as compose reads them: composing from a card exemplar then infers nothing.
+    write_exemplar_latents(model, out, {rel: load_image(out / rel, size) for rel in exemplars})
 
     with torch.no_grad():
         recon = model.reconstruct(test, generator=torch.Generator().manual_seed(0))   # [N, 3, S, S]
@@ -227,7 +247,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     card = render(name=name, version=version, source=source, config=config, training=training,
                   exemplars=exemplars, metrics={} if eval_report is not None else metrics, dataset=dataset,
                   reconstructions="reconstructions.png",
-                  figures=_figures(source, out), facts=facts)
+                  figures=_figures(source, out), facts=facts, data_source=data_source)
     (out / "README.md").write_text(str(card), encoding="utf-8")
     if eval_report is not None:
         from .eval.evaluate import flat_metrics
@@ -238,7 +258,7 @@ def build(model_dir: Path, name: str, version: str, out: Path,
             flat = flat_metrics(eval_report)
         except (KeyError, TypeError) as exc:
             raise CometError(f"the eval report is not a `comet eval --json` report (missing {exc})") from None
-        write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"),
+        write_metrics(out, flat, dataset=d["name"], split=d.get("split", "test"), n=d.get("n"), data_source=data_source,
                       note="Measured on the float32 weights (model.safetensors)." if fp16 else "",
                       readout=(eval_report.get("segmentation") or {}).get("readout"))
     for path in out.rglob("*"):  # atomic writes create 0600 files; an artifact is meant to be shared
@@ -258,11 +278,15 @@ def push(directory: str | Path, name: str, version: str, hub: str | None = None,
     # Built under COMET_HOME, not /tmp: a push killed mid-way leaves a folder that the next
     # push removes once it is an hour old (a push still running is younger).
     work = home() / "push-tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    for stale in work.glob("comet-push-*"):
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix="comet-push-", dir=work) as tmp:
-        artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source, fp16=fp16,
-                         eval_report=eval_report)
-        return target.publish(artifact, name, version)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        for stale in work.glob("comet-push-*"):
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix="comet-push-", dir=work) as tmp:
+            artifact = build(Path(directory), name, version, Path(tmp) / "artifact", card_source=card_source,
+                             fp16=fp16, eval_report=eval_report)
+            return target.publish(artifact, name, version)
+    except OSError as exc:   # a read-only or full COMET_HOME: the temporary folder is gone already
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        raise CometRuntimeError(f"cannot build {name}@{version}: {exc.strerror or exc}{where}") from None

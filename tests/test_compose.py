@@ -72,18 +72,28 @@ def test_own_components_from_own_exemplar_reproduce_it(zoo):
     assert F.mse_loss(out, exemplar).item() <= RECON_MSE_BOUND
 
 
-def test_components_of_one_image_share_one_inference(zoo, monkeypatch):
-    # Inference may refine its latents (refine_steps): an image is inferred once per model.
+def test_components_of_one_image_share_one_inference(zoo, monkeypatch, tmp_path):
+    # Inference may refine its latents (refine_steps): a user's image is inferred once per model.
+    # (A card exemplar's latent is stored in the artifact and needs none: tests/test_latents.py.)
+    import shutil
+
+    from comet_zoo import hub
     from comet_zoo.core.model import COMET
 
+    monkeypatch.setenv("COMET_LATENT_CACHE_MB", "0")      # no latent cache: every new image is inferred
+    mine = []
+    for i in (2, 3):
+        mine.append(tmp_path / f"mine{i}.png")
+        shutil.copyfile(hub.resolve("tiny") / "exemplars" / f"{i}.png", mine[-1])
     calls = []
     infer = COMET.infer
     monkeypatch.setattr(COMET, "infer", lambda self, x, refine=None: calls.append(len(x)) or infer(self, x, refine))
     with pytest.raises(CometError, match="tiny:obj9"):
-        Composer.from_specs(["tiny:obj0@2", "tiny:obj9"])
+        Composer.from_specs([f"tiny:obj0@{mine[0]}", "tiny:obj9"])
     assert calls == []                                     # a bad spec fails before any inference
-    composer = Composer.from_specs(["tiny:obj0@2", "tiny:obj1@2", "tiny:obj0@3", "other:obj0@2"])
-    assert calls == [1, 1, 1]                              # tiny's exemplars 2 and 3, other's 2
+    composer = Composer.from_specs([f"tiny:obj0@{mine[0]}", f"tiny:obj1@{mine[0]}", f"tiny:obj0@{mine[1]}",
+                                    f"other:obj0@{mine[0]}"])
+    assert calls == [1, 1, 1]                              # tiny's two images, other's one
     with torch.no_grad():
         own = composer.models["tiny"].infer(_exemplar(2))[0]
     torch.testing.assert_close(torch.stack([t.latent for t in composer.terms[:2]]), own)
