@@ -6,6 +6,7 @@ Needs the test extra (gradio, playwright) and Debian's chromium, which `.ci/run`
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import shutil
@@ -132,6 +133,22 @@ def test_bad_input_is_one_message_in_the_page(page, typed, message):
     assert message in text and "Traceback" not in page.content()
 
 
+def test_markup_and_bidi_in_a_spec_show_as_text_in_the_page(page):
+    """The message quotes what was typed: shown as the characters typed, never as markup, and a
+    bidi override is written as its escape."""
+    page.locator("#typed textarea").fill("<b>bold</b><img\u202esrc=x>:obj0")
+    page.locator("#compose").click()
+    text = _toasts(page)
+    assert "<b>bold</b>" in text and "\\u202e" in text and "\u202e" not in text
+    assert page.locator(".toast-body b").count() == 0 and page.locator(".toast-body img").count() == 0
+
+
+def test_a_typed_server_path_is_refused_in_the_page(page):
+    page.locator("#typed textarea").fill("clevr:obj0@/etc/passwd")
+    page.locator("#compose").click()
+    assert "a typed source must be an exemplar index" in _toasts(page)
+
+
 def test_an_oversized_upload_is_refused_in_the_page(page, tmp_path):
     from PIL import Image
 
@@ -188,18 +205,28 @@ def test_card_html_is_escaped(tmp_path):
     assert "<script>" not in out and "href=\"javascript" not in out and 'src="exemplars/0.png"' in out
 
 
+@functools.lru_cache(maxsize=1)
+def _bundled_served():
+    """The models the demo serves from the bundled hub, listed once for all fuzzed examples."""
+    from comet_zoo.demo import Served
+
+    with mock.patch.dict(os.environ, {"COMET_HUB": "bundled"}):
+        return Served.from_config()
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(typed=st.one_of(st.text(max_size=40), st.lists(SPEC_WORDS, max_size=3).map(" ".join)),
        seed=st.sampled_from([0, 1.5, -1, 2**70]), steps=st.sampled_from([0, 1, -2, 1e9]))
-def test_fuzzed_page_input_gives_one_message_or_a_picture(typed, seed, steps):
+def test_fuzzed_page_input_gives_one_message_or_a_picture(one_thread, typed, seed, steps):
     """The page's compose action (the handler the button calls, with its error wrapper) on
     fuzzed specs and numbers: a picture, or one gr.Error line; nothing else escapes."""
     import gradio as gr
 
     from comet_zoo.demo import MAX_TERMS, _friendly, run_compose
 
+    served = _bundled_served()
     action = _friendly(lambda typed, seed, steps: run_compose([(None, 1.0, None)] * MAX_TERMS, typed, seed, "gd",
-                                                               steps, device="cpu"))
+                                                               steps, device="cpu", served=served))
     try:
         with mock.patch.dict(os.environ, {"COMET_HUB": "bundled"}):   # the session's COMET_HOME (conftest)
             picture, html = action(typed, seed, steps)
