@@ -222,7 +222,9 @@ class ArrowSource:
             missing = [c for c in (self.image_column, self.mask_column, *self.factor_names) if c and c not in ds.column_names]
             if missing:
                 raise CometError(f"{spec}: split {name} has no column {missing[0]!r}; columns: {', '.join(ds.column_names)}")
-            tables.append(ds.cast(datasets.Features({**ds.features, **cast})) if cast else ds)
+            for col, feature in cast.items():   # metadata only: the Arrow storage stays memory-mapped
+                ds = ds.cast_column(col, feature)
+            tables.append(ds)
         self.table = datasets.concatenate_datasets(tables) if len(tables) > 1 else tables[0]
         offsets = np.cumsum([0] + [len(t) for t in tables])
         self.own_splits = None
