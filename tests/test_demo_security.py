@@ -482,6 +482,16 @@ def test_api_data_urls_and_bodies_over_the_limit_are_refused(api):
     assert body.status_code == 413
 
 
+def test_the_api_is_the_three_checked_actions_and_serves_no_server_file(world, api):
+    client, _ = api
+    assert sorted(client.get("/gradio_api/info").json()["named_endpoints"]) == ["/compose", "/decompose", "/recombine"]
+    with Opened() as opened:
+        for path in (world["secret"], world["hub"] / "toy" / "v1" / "config.json", Path("/etc/passwd"),
+                     Path(os.path.abspath("app.py"))):
+            assert client.get(f"/gradio_api/file={path}").status_code in (403, 404)
+    assert opened.touched(world["secret"], Path("/etc/passwd")) == [] and opened.under(world["hub"]) == []
+
+
 def test_api_keeps_serving_while_one_request_runs(api, monkeypatch):
     """One request held inside its work; a second one is answered meanwhile; the queue is bounded."""
     from comet_zoo.composer import Composer
