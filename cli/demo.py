@@ -14,6 +14,8 @@ def demo(
         False, "--allow-local",
         help="Also serve the models of configured file:// hubs (COMET_HUB, config file). Without it only bundled "
              "and hf:// hubs are served; a request can never name a folder or a hub."),
+    models: list[str] = typer.Option(
+        [], "--model", help="Also serve this model folder (repeatable); requests name it by this text."),
     workers: int = typer.Option(2, "--workers", help="Requests computed at once (1..16); the CPU's threads are "
                                                      "split between them."),
     queue: int = typer.Option(16, "--queue", help="Requests waiting at most (1..1000); more are turned away."),
@@ -35,4 +37,5 @@ def demo(
     if not 1 <= time_limit <= 3600:
         raise CometError(f"--time-limit must be in 1..3600 seconds, got {time_limit:g}")
     limits = dataclasses.replace(LIMITS, concurrency=workers, queue=queue, seconds=time_limit)
-    serve(host=host, port=port, device=device, open_browser=open_browser, allow_local=allow_local, limits=limits)
+    serve(host=host, port=port, device=device, open_browser=open_browser, allow_local=allow_local, folders=models,
+          limits=limits)

@@ -221,6 +221,20 @@ def test_allow_local_serves_the_configured_file_hub_and_nothing_else(world, serv
     assert "not served" in text and opened.under(world["other"]) == []
 
 
+def test_a_model_folder_is_served_only_when_the_operator_names_it(world, tmp_path):
+    """`comet demo --model DIR`: that folder, by that text, and no other folder."""
+    from comet_zoo.demo import Served
+
+    named = Served.from_config(allow_local=False, folders=[str(world["folder"])])
+    stranger = make_model(tmp_path / "stranger")
+    image = {"url": "data:image/png;base64," + base64.b64encode(_png()).decode()}
+    picture, _ = _compose(named, rows=_rows(f"{world['folder']}:0", 1.0, image), steps=2)
+    assert picture.size[0] >= 128
+    with Opened() as opened:
+        text = _message(lambda: _compose(named, f"{stranger}:0"))
+    assert "not served" in text and opened.under(stranger) == []
+
+
 def test_the_menu_fields_are_checked_like_the_typed_box(world, served):
     """A concept row's value and a model field come from the client too (the API)."""
     from comet_zoo.demo import run_decompose

@@ -23,10 +23,10 @@ from .served import Served
 STARTER = ["clevr:obj2", "clevr-lighting:light0"]   # preselected: `comet compose`'s README example
 
 
-def build_demo(device: str = "auto", *, allow_local: bool = False, limits: Limits = LIMITS,
+def build_demo(device: str = "auto", *, allow_local: bool = False, folders=(), limits: Limits = LIMITS,
                served: Served | None = None):
     """The Gradio Blocks app, its queue set. Its requests may name the configured hubs' models,
-    without file:// hubs unless `allow_local` (the operator's opt-in)."""
+    without file:// hubs unless `allow_local`, and the model `folders` (the operator's opt-ins)."""
     try:
         import gradio as gr
     except ModuleNotFoundError:
@@ -35,7 +35,7 @@ def build_demo(device: str = "auto", *, allow_local: bool = False, limits: Limit
     from ..core.device import resolve_device
 
     dev = resolve_device(device)
-    served = served if served is not None else Served.from_config(allow_local=allow_local)
+    served = served if served is not None else Served.from_config(allow_local=allow_local, folders=folders)
     # Menu entries a request could not send back unchanged (a hub's odd characters) are left out.
     concepts = [c for c in served.concepts if visible(c) == c]
     models = [m for m in served.models if visible(m) == m]
@@ -152,8 +152,8 @@ def share_threads(limits: Limits = LIMITS) -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, device: str = "auto", open_browser: bool = False, *,
-          allow_local: bool = False, limits: Limits = LIMITS) -> None:
+          allow_local: bool = False, folders=(), limits: Limits = LIMITS) -> None:
     """Serve the app until interrupted."""
-    demo = build_demo(device, allow_local=allow_local, limits=limits)
+    demo = build_demo(device, allow_local=allow_local, folders=folders, limits=limits)
     share_threads(limits)
     demo.launch(server_name=host, server_port=port, inbrowser=open_browser, quiet=False, **launch_options(limits))

@@ -53,7 +53,7 @@ def spec(text, served: Served, what: str) -> ComponentSpec:
     if not isinstance(text, str):
         raise CometError(f"{what} must be a spec such as clevr:obj0")
     model, colon, _ = split_model(text)
-    if colon and (is_path(model) or model.startswith("file://")):
+    if colon and model not in served.folders and (is_path(model) or model.startswith("file://")):
         raise _not_served(model)              # refused on the text: no path is looked up
     parsed = parse_spec(text)
     if parsed.source is not None and not _is_index(parsed.source):

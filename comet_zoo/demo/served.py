@@ -9,12 +9,14 @@ one served hub that publishes it, so resolving it never asks any other hub.
 
 Configured `file://` hubs (COMET_HUB or the config file) are served only when the
 operator opts in on the command line (`comet demo --allow-local`); `bundled` and
-`hf://` hubs are served as configured.
+`hf://` hubs are served as configured. A model folder is served only when the operator
+names it (`comet demo --model ./runs/x/model`), and a request names it by that text.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import CometError
 from ..hub.names import Ref, is_path, parse_ref
@@ -33,17 +35,39 @@ class Served:
     hubs: list[str]                                      # hub URLs whose models are served
     entries: list = field(default_factory=list)          # hub.Entry of each served model
     checked: dict = field(default_factory=dict)          # snapshot folder → its config, read once
+    folders: dict = field(default_factory=dict)          # the operator's text → a model folder it names
 
     @classmethod
-    def from_config(cls, allow_local: bool = False) -> "Served":
-        """The configured hubs' models, without file:// hubs unless `allow_local`."""
+    def from_config(cls, allow_local: bool = False, folders=()) -> "Served":
+        """The configured hubs' models, without file:// hubs unless `allow_local`, and the model
+        `folders` the operator names."""
         from .. import hub
         from ..hub.backends import open_hub
 
         urls = [open_hub(url).url for url in hub.hub_urls()]
         served = [u for u in urls if allow_local or not u.startswith("file://")]
         entries = [e for e in hub.catalog() if e.configured and e.hub in served]
-        return cls(served, entries)
+        result = cls(served, entries)
+        for text in folders:
+            result.add_folder(text)
+        return result
+
+    def add_folder(self, text: str) -> None:
+        """Serve the model folder `text` (from the operator's command line) under that name."""
+        from ..core.config import CometConfig, read_config_json
+        from ..hub import Entry
+        from ..hub.cards import read_card_or_default
+
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise CometError(f"--model {text}: not a model folder")
+        config = read_config_json(path)
+        if config.get("kind", "comet") != "comet":
+            raise CometError(f"--model {text}: the demo composes COMET models, not {config.get('kind')!r}")
+        pos_embed = CometConfig.from_dict({k: v for k, v in config.items() if k != "kind"}).pos_embed
+        card = read_card_or_default(path, pos_embed)
+        self.folders[text] = path
+        self.entries.append(Entry(text, f"folder:{path}", ref=text, concepts=[c.name for c in card.concepts]))
 
     @property
     def models(self) -> list[str]:
@@ -59,6 +83,8 @@ class Served:
         """A request's model reference text → the served model's reference, pinned to its hub."""
         if not isinstance(text, str) or not text:
             raise CometError("pick a model")
+        if text in self.folders:                  # exactly as the operator named it
+            return Ref(path=self.folders[text])
         # Paths and file:// hubs are refused on the text alone: not even `~user` is looked up.
         if is_path(text) or text.startswith("file://"):
             raise _not_served(text)
