@@ -13,7 +13,7 @@ def demo(
     allow_local: bool = typer.Option(
         False, "--allow-local",
         help="Also serve the models of configured file:// hubs (COMET_HUB, config file). Without it only bundled "
-             "and hf:// hubs are served; a request can never name a folder or a hub."),
+             "and hf:// hubs are served; a request never names a folder or hub that the operator did not serve."),
     models: list[str] = typer.Option(
         [], "--model", help="Also serve this model folder (repeatable); requests name it by this text."),
     workers: int = typer.Option(2, "--workers", help="Requests computed at once (1..16); the CPU's threads are "
