@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +43,12 @@ FENCE = re.compile(r"^(```+)\s*([\w+-]*)\s*$")
 NOT_RUN = re.compile(r"^<!--\s*not-run:\s*(.+?)\s*-->$")
 SNIPPET = re.compile(r'^--8<--\s+"([^"]+)"\s*$')
 RUN = {"bash", "python"}
-PARSE = {"json": json.loads, "yaml": yaml.safe_load, "toml": tomllib.loads}
-NOT_CODE = {"text"}
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10: TOML blocks are then only shown
+    tomllib = None
+PARSE = {"json": json.loads, "yaml": yaml.safe_load, **({"toml": tomllib.loads} if tomllib else {})}
+NOT_CODE = {"text"} | (set() if tomllib else {"toml"})
 
 
 @dataclass
