@@ -48,7 +48,9 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "COMET_HOME": str(home), "COMET_HUB": "bundled", "HF_HUB_OFFLINE": "1",
            "COMET_CONFIG": str(home / "none.toml"), "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "-m", "comet_zoo.cli.main", "demo", "--port", str(port), "--device", "cpu"],
+    # A generous time bound: on a loaded CPU, inferring the exemplars' latents alone can take a minute.
+    proc = subprocess.Popen([sys.executable, "-m", "comet_zoo.cli.main", "demo", "--port", str(port), "--device", "cpu",
+                             "--time-limit", "900"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
