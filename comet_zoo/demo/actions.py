@@ -92,8 +92,8 @@ def run_decompose(ref, image, device: str = "auto", *, served: Served | None = N
     from ..figures import decomposition
 
     served = served if served is not None else Served.from_config()
-    model = served.ref(ref)
     with _request(served, limits) as folder:
+        model = served.ref(ref)
         path = checked_image(image, "the image", limits, folder)
         if path is None:
             raise CometError("upload an image to decompose")
@@ -107,8 +107,8 @@ def run_recombine(ref_a, image_a, ref_b, image_b, device: str = "auto", *, serve
     from ..figures import recombination
 
     served = served if served is not None else Served.from_config()
-    model_a, model_b = served.ref(ref_a), served.ref(ref_b)
     with _request(served, limits) as folder:
+        model_a, model_b = served.ref(ref_a), served.ref(ref_b)
         path_a = checked_image(image_a, "scene A", limits, folder)
         path_b = checked_image(image_b, "scene B", limits, folder)
         if path_a is None or path_b is None:
