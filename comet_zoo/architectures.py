@@ -46,6 +46,8 @@ def config_from_dict(data: dict):
         raise CometError("a model config is a JSON object")
     data = dict(data)
     kind = data.get("kind", "comet")
+    if not isinstance(kind, str):
+        raise CometError(f"a model config's kind is a name such as comet, got {kind!r:.40}")
     if kind == "comet":
         data.pop("kind", None)          # CometConfig has no kind: COMET files stay as they were
     return _import(_entry(kind)[1]).from_dict(data)

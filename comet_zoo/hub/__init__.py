@@ -442,6 +442,8 @@ def resolve(ref: Ref | str, on_start: Callable[[int | None], None] | None = None
             _check_loadable(tmp, label)
             _write_record(final, tmp, source.url)
             os.rename(tmp, final)
+        except OSError as exc:   # a full or read-only COMET_HOME while copying: nothing half-pulled stays
+            raise CometRuntimeError(f"cannot pull {label} into {models_dir()}: {exc.strerror or exc}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final

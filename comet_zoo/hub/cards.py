@@ -256,18 +256,19 @@ def render(*, name: str, version: str, source: dict, config: dict, training: dic
 
 def read_card(snapshot: str | Path) -> CardInfo:
     """Parse the README.md of a snapshot with huggingface_hub's ModelCard; validate the concepts."""
-    from huggingface_hub import ModelCard
+    from huggingface_hub import EvalResult, ModelCard
 
     path = Path(snapshot) / "README.md"
     if not path.is_file():
         raise CometError(f"{snapshot}: no README.md concept card")
-    try:
-        card = ModelCard(_read_readme(path, snapshot), ignore_metadata_errors=True)
-    except CometError:
-        raise
+    text = _read_readme(path, snapshot)
+    try:   # huggingface_hub's parser meets hub text: any failure of it is an unreadable card
+        card = ModelCard(text, ignore_metadata_errors=True)
+        data = card.data.to_dict()
+        results = [r for r in (card.data.eval_results or []) if isinstance(r, EvalResult)]
+        model_name = card.data.model_name
     except Exception as exc:
         raise CometError(f"{path}: unreadable concept card ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
-    data = card.data.to_dict()
     exemplars = data.get("exemplars") or []
     raw = data.get("concepts")
     if not isinstance(raw, list) or not isinstance(exemplars, list) or not all(isinstance(e, str) for e in exemplars):
@@ -275,10 +276,10 @@ def read_card(snapshot: str | Path) -> CardInfo:
     for rel in exemplars:  # opened later by the composer: they must stay inside the snapshot
         check_path(rel, f"{path}: exemplar")
     # model_name lives in the model-index; a card without metrics falls back to the folder names.
-    name = card.data.model_name or Path(snapshot).resolve().parent.name
+    name = model_name if isinstance(model_name, str) and model_name else Path(snapshot).resolve().parent.name
     version = str(data.get("version") or Path(snapshot).resolve().name)
     # Hub text: only well-typed values go on (a data set given as a list, a metric as text, …).
-    metrics = {str(r.metric_type): float(r.metric_value) for r in (card.data.eval_results or [])
+    metrics = {str(r.metric_type): float(r.metric_value) for r in results
                if isinstance(r.metric_value, (int, float)) and not isinstance(r.metric_value, bool)}
     training = data.get("training")
     return CardInfo(
