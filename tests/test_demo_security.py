@@ -11,7 +11,6 @@ file:// hubs keep it fast."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 import json
 import os
