@@ -12,9 +12,9 @@ caller verifies them before anything is used.
 Network calls have time-outs: COMET_HUB_TIMEOUT is SECONDS (connect and read) or
 CONNECT,READ (default 5,10). Each question to an hf:// hub (its models, its tags, a
 file list) is also bounded as a whole (connect + read + 1 s, retries included); a
-download's requests use HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT as huggingface_hub
-does, the first of them set from the read time-out. A hub that does not answer in time
-is a one-line CometRuntimeError that says so.
+download's ETag request waits the read time-out (HF_HUB_ETAG_TIMEOUT wins where set),
+its transfer HF_HUB_DOWNLOAD_TIMEOUT, as huggingface_hub does. A hub that does not
+answer in time is a one-line CometRuntimeError that says so.
 """
 
 from __future__ import annotations
