@@ -10,6 +10,9 @@ import typer
 from ._choices import Split
 from ._console import console, parse_key_values, plain
 
+# Built-ins that hold no scenes of their own: your images, and mixtures of data sets.
+COLLECTIONS = {"images": "your images: comet train --data", "mixture": "several data sets, weighted"}
+
 app = typer.Typer(help="Dataset plugins: list them, preview their scenes.", no_args_is_help=True)
 
 
@@ -27,6 +30,9 @@ def list_datasets() -> None:
         table.add_column(column, overflow="fold")
     for plugin in registry.discover("datasets"):
         name = plugin.name if sum(p.name == plugin.name for p in registry.discover("datasets")) == 1 else plugin.qualified
+        if plugin.dist == "comet-zoo" and plugin.name in COLLECTIONS:   # they read what you give them
+            table.add_row(name, "any (--size)", "if given", "if given", f"{plugin.dist} ({COLLECTIONS[plugin.name]})")
+            continue
         try:  # a probe scene shows what the plugin really returns; a broken plugin only breaks its row
             probe = load_dataset(plugin.qualified, "train", 1, 0)
         except Exception as exc:  # noqa: BLE001 - third-party code may raise anything

@@ -104,9 +104,12 @@ def test_comet_plugins_reports_the_broken_one_and_exits_0(plugin_path):
     assert "needs the moon" in out.stdout and "mean-colour" in out.stdout and "shapes" in out.stdout
 
 
-def test_every_built_in_plugin_satisfies_its_protocol():
+def test_every_built_in_plugin_satisfies_its_protocol(tmp_path):
     """The Protocols in the README are the ones our own plugins meet, checked by name; an
     object without `evaluate` (say) is not taken for an energy."""
+    import numpy as np
+    from PIL import Image
+
     from comet_zoo import registry
     from comet_zoo.core.config import CometConfig
     from comet_zoo.core.contracts import EncoderNet, EnergyNet
@@ -114,9 +117,13 @@ def test_every_built_in_plugin_satisfies_its_protocol():
 
     config = CometConfig(image_size=16, num_components=2, latent_dim=8, width=8, num_blocks=2)
     contracts = {"encoders": (EncoderNet, (config,)), "energies": (EnergyNet, (config,)), "datasets": (Dataset, ())}
+    for i in range(10):   # the `images` data set reads a collection: a folder of ten PNGs
+        Image.fromarray(np.full((16, 16, 3), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    options = {"images": {"source": str(tmp_path), "size": 16}, "mixture": {"sources": ["shapes"], "size": 16}}
     for group, (protocol, args) in contracts.items():
         ours = [p for p in registry.discover(group) if p.dist == "comet-zoo"]
         assert ours
         for plugin in ours:
-            assert isinstance(registry.load(group, plugin.name)(*args), protocol), plugin
+            made = registry.load(group, plugin.name)(*args, **options.get(plugin.name, {}) if group == "datasets" else {})
+            assert isinstance(made, protocol), plugin
     assert not isinstance(object(), EnergyNet) and not isinstance(config, Dataset)
