@@ -3,12 +3,14 @@
 The convention, for whoever writes a page:
 
 - ```bash blocks run, in page order, with `bash -e` in one scratch folder per page (so a
-  later block sees what an earlier one wrote), against the real `comet` CLI, a fresh
-  COMET_HOME (the bundled zoo and a local directory hub) and no network. `docs/` and
-  `plugins/` of the repository are visible there, read-only in spirit.
+  later block sees what an earlier one wrote), against the real `comet` CLI, one COMET_HOME
+  that all pages share as a user's cache does (the bundled zoo and a local directory hub),
+  and no network. `docs/` and `plugins/` of the repository are visible there, read-only in
+  spirit, and `photos/` is a folder of 36 small pictures (the zoo cards' renders at 64 px).
 - ```python blocks run in page order too; consecutive python blocks share one interpreter and
   one namespace (a definition in one block is used by the next).
-- ```json, ```yaml and ```toml blocks must parse. ```text blocks are diagrams or output, not code.
+- ```json (a document, or an object's members such as a recipe's `"train": {…}`), ```yaml
+  and ```toml blocks must parse. ```text blocks are diagrams or output, not code.
 - A block that must not run here is marked on the line before its fence with
   `<!-- not-run: REASON -->` (it downloads, needs a GPU, trains for long, or installs
   packages). Any other block, or a block of another language without the mark, fails.
@@ -26,7 +28,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -47,7 +48,17 @@ try:
     import tomllib
 except ModuleNotFoundError:   # Python 3.10: TOML blocks are then only shown
     tomllib = None
-PARSE = {"json": json.loads, "yaml": yaml.safe_load, **({"toml": tomllib.loads} if tomllib else {})}
+
+
+def _json(text: str):
+    """A JSON document, or the members of an object (`"train": {...}`, as a recipe excerpt)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return json.loads("{" + text + "}")
+
+
+PARSE = {"json": _json, "yaml": yaml.safe_load, **({"toml": tomllib.loads} if tomllib else {})}
 NOT_CODE = {"text"} | (set() if tomllib else {"toml"})
 
 
@@ -176,11 +187,10 @@ def scratch(tmp_path, user_home):
     work.mkdir()
     for name in ("docs", "plugins"):
         (work / name).symlink_to(REPO / name)
-    photos = work / "photos"     # the examples' "folder of your own pictures": 64-px renders of the zoo's cards
+    photos = work / "photos"     # the examples' "folder of your own pictures": the zoo cards' renders at 64 px
     photos.mkdir()
-    exemplars = sorted((REPO / "comet_zoo" / "zoo").glob("*/v*/exemplars/*.png"))
-    for i, png in enumerate(p for p in exemplars if Image.open(p).size == (64, 64)):
-        shutil.copy(png, photos / f"{i + 1:04d}.png")
+    for i, png in enumerate(sorted((REPO / "comet_zoo" / "zoo").glob("*/v*/exemplars/*.png"))):
+        Image.open(png).convert("RGB").resize((64, 64), Image.BILINEAR).save(photos / f"{i + 1:04d}.png")
     env = {**os.environ, "COMET_HOME": str(user_home), "COMET_CONFIG": str(user_home / "no-config.toml"),
            "HF_HOME": str(user_home / "hf"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
