@@ -6,7 +6,7 @@ The convention, for whoever writes a page:
   later block sees what an earlier one wrote), against the real `comet` CLI, one COMET_HOME
   that all pages share as a user's cache does (the bundled zoo and a local directory hub),
   and no network. `docs/` and `plugins/` of the repository are visible there, read-only in
-  spirit, and `photos/` is a folder of 36 small pictures (the zoo cards' renders at 64 px).
+  spirit, and `photos/` is a folder of 110 small pictures (the zoo cards' renders at 64 px).
 - ```python blocks run in page order too; consecutive python blocks share one interpreter and
   one namespace (a definition in one block is used by the next).
 - ```json (a document, or an object's members such as a recipe's `"train": {…}`), ```yaml
@@ -187,10 +187,15 @@ def scratch(tmp_path, user_home):
     work.mkdir()
     for name in ("docs", "plugins"):
         (work / name).symlink_to(REPO / name)
-    photos = work / "photos"     # the examples' "folder of your own pictures": the zoo cards' renders at 64 px
-    photos.mkdir()
-    for i, png in enumerate(sorted((REPO / "comet_zoo" / "zoo").glob("*/v*/exemplars/*.png"))):
-        Image.open(png).convert("RGB").resize((64, 64), Image.BILINEAR).save(photos / f"{i + 1:04d}.png")
+    photos = work / "photos"     # the examples' "folder of your own pictures": the zoo cards' renders at 64 px,
+    photos.mkdir()               # as they are, mirrored and turned (enough for a test split of several images)
+    renders = [Image.open(png).convert("RGB").resize((64, 64), Image.BILINEAR)
+               for png in sorted((REPO / "comet_zoo" / "zoo").glob("*/v*/exemplars/*.png"))]
+    pictures = [*renders, *(r.transpose(Image.FLIP_LEFT_RIGHT) for r in renders), *(r.rotate(180) for r in renders)]
+    for i, picture in enumerate(pictures):
+        picture.save(photos / f"{i + 1:04d}.png")
+    pictures[0].save(photos / "a.jpg")
+    pictures[1].save(photos / "b.jpg")
     env = {**os.environ, "COMET_HOME": str(user_home), "COMET_CONFIG": str(user_home / "no-config.toml"),
            "HF_HOME": str(user_home / "hf"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "OMP_NUM_THREADS": "1", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
