@@ -81,11 +81,21 @@ def _refused(path: Path, why: str) -> CometError:
     return CometError(f"{path}: refused, {why}")
 
 
+def _within(real: str, top: str) -> bool:
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def _inside(path: Path, root: str | Path) -> None:
-    """`path`, every link followed, must stay inside `root` (a model folder, a snapshot)."""
+    """`path`, every link followed, must stay inside `root` (a model folder, a snapshot).
+    A snapshot of huggingface_hub's cache (REPO/snapshots/REV/) links its files into the
+    repository's own REPO/blobs/: that one folder counts as inside too."""
     real, top = os.path.realpath(path), os.path.realpath(root)
-    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
-        raise _refused(path, f"it is a link to a file outside {root}")
+    if _within(real, top):
+        return
+    parent = os.path.dirname(top)
+    if os.path.basename(parent) == "snapshots" and _within(real, os.path.join(os.path.dirname(parent), "blobs")):
+        return
+    raise _refused(path, f"it is a link to a file outside {root}")
 
 
 def check_regular(path: str | Path, limit: int, *, inside: str | Path | None = None) -> os.stat_result:
