@@ -271,3 +271,25 @@ def test_small_settings():
 def test_page_examples_run(page, scratch):
     work, env = scratch
     run_page(page, work, env)
+
+
+def test_cli_reference_covers_every_command():
+    """The site's CLI page is generated from the app: every command and option is on it."""
+    pytest.importorskip("mkdocs")
+    import importlib.util
+
+    import typer
+
+    from comet_zoo.cli.main import app
+
+    spec = importlib.util.spec_from_file_location("cli_reference", REPO / "docs" / "hooks" / "cli_reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.cli_markdown()
+    root = typer.main.get_command(app)
+    for name, command in root.commands.items():
+        assert f"`comet {name}`" in page, name
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in page, f"comet {name} {opt}"
