@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=2000, help="images in the PNG / JPEG / Arrow throughput sets")
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--rss-sizes", default="10000,100000")
+    parser.add_argument("--rss-kinds", default="png,arrow")
     parser.add_argument("--work", type=Path, default=None, help="where to write the collections (default: a temp dir)")
     parser.add_argument("--rss-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -204,6 +205,8 @@ def main() -> None:
             elif case == "rss":
                 for n in (int(s) for s in args.rss_sizes.split(",")):
                     for kind, make in (("png folder", hardlink_folder), ("arrow", write_arrow)):
+                        if kind.split()[0] not in args.rss_kinds.split(","):
+                            continue
                         where = make(tmp / f"rss-{kind.replace(' ', '-')}-{n}", n)
                         print(json.dumps({**base, "case": f"peak rss, {kind}", "batches": 100, **rss(where, 100)}),
                               flush=True)

@@ -16,7 +16,9 @@ metadata.jsonl / .csv, masks/; see comet_zoo.data.image_sources), `hf:ORG/NAME`,
                     keeps them
     image_column, mask_column, factor_columns, hf_config, hf_split, cache_dir: Hugging Face datasets
     strict          refuse the collection at its first bad file instead of skipping it
-    verify          full | header | auto: decode every image up front (auto: up to 20 000)
+    verify          full | header | auto: decode every image up front, or read its header only
+                    (auto: full up to 20 000 images; beyond, headers of a folder's files, and a
+                    Hugging Face dataset's rows only as batches read them)
     max_pixels      larger images are refused as decompression bombs (default 50 million)
     workers         threads that decode a training batch (and the next one, ahead of time)
 
@@ -97,7 +99,12 @@ class ImageCollectionDataset:
         self.problems: list[tuple[str, str]] = []      # (file or row, why it was skipped)
         self.modes: Counter = Counter()
         full = verify == "full" or (verify == "auto" and len(self.keys) <= FULL_VERIFY_UP_TO)
-        good = self._scan(full)
+        if verify == "auto" and not full and isinstance(self.source, ArrowSource):
+            # A large memory-mapped table: checking every row up front would page all of it in
+            # (resident, if reclaimable); its rows are checked as batches read them instead.
+            good = np.arange(len(self.keys), dtype=np.int64)
+        else:
+            good = self._scan(full)
         self._splits = self._split(good, items.splits)
 
     # ---- building the index ---------------------------------------------------------------

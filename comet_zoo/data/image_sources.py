@@ -210,11 +210,6 @@ class ArrowSource:
         self.factor_names = _hf_factor_columns(features, factor_columns, {self.image_column, self.mask_column}, spec)
         import datasets
 
-        # Images stay encoded in the Arrow table: we decode them, one at a time, with our own policy.
-        cast = {}
-        for col in (self.image_column, self.mask_column):
-            if col is not None and isinstance(features[col], datasets.Image):
-                cast[col] = datasets.Image(decode=False)
         names = list(parts)
         tables = []
         for name in names:
@@ -222,9 +217,7 @@ class ArrowSource:
             missing = [c for c in (self.image_column, self.mask_column, *self.factor_names) if c and c not in ds.column_names]
             if missing:
                 raise CometError(f"{spec}: split {name} has no column {missing[0]!r}; columns: {', '.join(ds.column_names)}")
-            for col, feature in cast.items():   # metadata only: the Arrow storage stays memory-mapped
-                ds = ds.cast_column(col, feature)
-            tables.append(ds)
+            tables.append(ds.flatten_indices() if ds._indices is not None else ds)   # row i = Arrow row i
         self.table = datasets.concatenate_datasets(tables) if len(tables) > 1 else tables[0]
         offsets = np.cumsum([0] + [len(t) for t in tables])
         self.own_splits = None
@@ -234,10 +227,14 @@ class ArrowSource:
         self.offsets = offsets
         factors = None
         if self.factor_names:
-            factors = np.stack([np.asarray(self.table[c], np.float32) for c in self.factor_names], 1)   # [N, F]
+            arrow = self.table.data   # the raw columns: formatting rows would read every image too
+            factors = np.stack([np.asarray(arrow.column(c).to_numpy(), np.float32) for c in self.factor_names], 1)  # [N, F]
         self.factors = factors
-        self._images = self.table.select_columns([self.image_column])
-        self._masks = self.table.select_columns([self.mask_column]) if self.mask_column else None
+        # The raw Arrow columns, memory-mapped: a row is read (and its image decoded, by us,
+        # under our bad-data policy) only when a batch asks for it; nothing is cast or copied.
+        arrow = self.table.data
+        self._images = arrow.column(self.image_column)
+        self._masks = arrow.column(self.mask_column) if self.mask_column else None
 
     def items(self) -> Items:
         keys = []
@@ -254,12 +251,12 @@ class ArrowSource:
                      has_masks=self.mask_column is not None, description=where)
 
     def image_file(self, i: int):
-        return _as_file(self._images[int(i)][self.image_column])
+        return _as_file(self._images[int(i)].as_py())
 
     def mask_file(self, i: int):
         if self._masks is None:
             return None
-        value = self._masks[int(i)][self.mask_column]
+        value = self._masks[int(i)].as_py()
         if isinstance(value, (list, np.ndarray)):                                 # an Array2D mask
             return np.asarray(value, np.int64)
         return _as_file(value)
