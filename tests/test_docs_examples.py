@@ -16,8 +16,8 @@ The convention, for whoever writes a page:
   packages). Any other block, or a block of another language without the mark, fails.
 - `--8<-- "PATH"` lines (the site's snippet includes) are replaced by that repository file.
 
-Small settings, so the whole file stays short: `comet train` trains 1/100 of the steps it is
-given (at least 2; 2 when it is given none) and `comet eval --n N` scores 8 scenes. The
+Small settings, so the whole file stays short: `comet train` trains 2 steps, or 3 when it is
+given 300 or more (so that a resumed run still goes on), and `comet eval --n N` scores 8 scenes. The
 install commands of a block (`pip install torch==…`, `pip install -e .…`) are what this
 environment already did: they are checked against it, not run.
 """
@@ -136,7 +136,7 @@ def _small(command: str) -> str:
     if words[:2] == ["comet", "train"]:
         if "--steps" in words:
             at = words.index("--steps") + 1
-            words[at] = str(max(2, int(words[at]) // 100))
+            words[at] = str(max(2, min(3, int(words[at]) // 100)))   # 2 or 3: a resume still goes on
         else:
             words += ["--steps", "2"]
     elif words[:2] == ["comet", "eval"] and "--n" in words:
@@ -260,6 +260,7 @@ def test_readme_test_command_is_what_ci_runs():
 def test_small_settings():
     assert _small("comet train quickstart --out runs/q") == "comet train quickstart --out runs/q --steps 2"
     assert _small("comet train x --steps 300 --resume   # go on") == "comet train x --steps 3 --resume"
+    assert _small("comet train --data ./photos --steps 2000") == "comet train --data ./photos --steps 3"
     assert _small("comet eval clevr --dataset clevr --n 1000") == "comet eval clevr --dataset clevr --n 8"
     assert shell_script("pip install torch==2.13.0 && pip install -e . && comet list\n") == "comet list\n"
     with pytest.raises(AssertionError, match="mark the block"):
