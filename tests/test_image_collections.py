@@ -296,8 +296,14 @@ def test_hf_dataset_without_an_image_column_names_the_columns(tmp_path):
 
 
 def test_hub_id_offline_and_not_cached_is_a_one_line_error(tmp_path, monkeypatch):
+    import datasets
+    import huggingface_hub
+
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # read at import: an already imported `datasets` must be told too, or it would try the network
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(CometError, match=r"cannot load hf:someone/no-such-photos \(offline") as err:
         collection("hf:someone/no-such-photos", cache_dir=str(tmp_path / "cache"))
     assert "\n" not in str(err.value)
