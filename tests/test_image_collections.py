@@ -355,3 +355,32 @@ def test_cli_from_a_folder_to_a_decomposed_picture_without_a_recipe(tmp_path):
     assert len(strict.stderr.strip().splitlines()) == 1 and "Traceback" not in strict.stderr
     neither = comet("train", "--out", str(tmp_path / "x"))
     assert neither.returncode == 2 and "--data" in neither.stderr
+
+
+def test_data_spec_reads_folders_hub_ids_names_and_weighted_mixtures(tmp_path):
+    from comet_zoo.train.recipe import Recipe, apply_data, data_spec, resolve_recipe
+
+    (tmp_path / "p").mkdir()
+    assert data_spec([str(tmp_path / "p")], strict=True) == ("images", {"source": str(tmp_path / "p"), "strict": True})
+    assert data_spec(["hf:org/faces"]) == ("images", {"source": "hf:org/faces"})
+    assert data_spec(["clevr"]) == ("clevr", {})
+    name, options = data_spec(["clevr", "hf:org/faces*2"])
+    assert name == "mixture" and [s["weight"] for s in options["sources"]] == [1.0, 2.0]
+    with pytest.raises(CometError, match="no such folder or file, and not a data set name"):
+        data_spec([str(tmp_path / "nowhere")])
+    recipe = apply_data(Recipe.load(resolve_recipe("clevr64")), "images", {"source": "x"}, size=32, components=3)
+    assert recipe.train.dataset == "images" and recipe.model.image_size == 32
+    assert recipe.model.pos_embed == [True, True, True]                        # the recipe's pattern, cut to K
+
+
+def test_cross_domain_recombination_scores_against_rendered_truth(one_thread):
+    from comet_zoo.core.model import COMET
+    from comet_zoo.eval.cross_domain import cross_domain_scores
+
+    model = COMET(tiny_config(pos_embed=[True, True], steps=2))
+    two = {"min_objects": 1, "max_objects": 2}
+    sources = [{"dataset": "clevr", "options": two}, {"dataset": "clevr-toy", "options": two}]
+    scores = cross_domain_scores(model, {"sources": sources}, pairs=2)
+    assert (scores["from"], scores["into"]) == ("clevr", "clevr-toy") and scores["n"] >= 1
+    for row in ("composed", "reconstruction_b", "input_b"):
+        assert np.isfinite(scores[row]["psnr"]) and -1 <= scores[row]["ssim"] <= 1
