@@ -227,11 +227,13 @@ def build(model_dir: Path, name: str, version: str, out: Path,
     # exactly as compose reads them: composing from a card exemplar then infers nothing.
     write_exemplar_latents(model, out, {rel: load_image(out / rel, size) for rel in exemplars})
 
+    shown = min(count, 8)
+    if eval_report is not None:     # the report's metrics are the card's: only the figure's scenes are needed
+        test = test[:shown]
     with torch.no_grad():
         recon = model.reconstruct(test, generator=torch.Generator().manual_seed(0))   # [N, 3, S, S]
     metrics = {"mse": torch.mean((recon - test) ** 2).item(),
                "mse_mean_image_baseline": torch.mean((test.mean(0, keepdim=True) - test) ** 2).item()}
-    shown = min(count, 8)
     save_png(grid(torch.cat([test[:shown], recon[:shown]]), nrow=shown, scale=max(1, 96 // size)),
              out / "reconstructions.png")
 
