@@ -80,7 +80,7 @@ def _artifact(hub: Path, name: str, *, size: int = 16, **config) -> Path:
         torch.manual_seed(0)
         COMET(CometConfig(image_size=size, num_components=4, latent_dim=8, width=8, num_blocks=2, stem_stride=2,
                           encoder="recurrent", pos_embed=[True] * 4, steps=2)).save_pretrained(folder)
-    source = bundled_root() / "clevr" / "v7"
+    source = max((bundled_root() / "clevr").iterdir(), key=lambda p: int(p.name[1:]))   # the newest version
     shutil.copy(source / "README.md", folder / "README.md")
     shutil.copytree(source / "exemplars", folder / "exemplars")
     data = json.loads((folder / "config.json").read_text())
