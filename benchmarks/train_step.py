@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py [--cases paper64,clevr64,small32] [--variants base,mb4]
                                     [--steps 3] [--threads 2] [--device cpu|cuda]
-                                    [--official [--anchors ../shared/anchors]]
+                                    [--official [--official-mirror PATH] [--anchors DIR]]
 
 One JSON line per (case, variant); each runs in a fresh subprocess so its peak
 RSS is its own. A variant is comet-zoo's step (Trainer.train_step's math: all K
@@ -13,6 +13,10 @@ lever set:
     base            the whole batch in one forward/backward
     mbM             micro-batches of M images (train.micro_batch = M)
     cl              channels_last memory format
+    bf16            bf16 autocast (train.precision bf16; the stem conv stays fp32)
+    bf16free        bf16 autocast in the N-1 descent steps that keep no graph only; the
+                    graph-kept step, the encoder and so every gradient stay fp32 (not a
+                    train option: measured here to size it)
     compile         torch.compile the energy for the N-1 descent steps without a training
                     graph (train.compile; compilation falls in the warm-up step)
     fullres         the first FiLM block at full resolution (stem_stride 1: main's
@@ -20,11 +24,17 @@ lever set:
     levers join with "+", e.g. mb4+cl. `--profile` adds each variant's top
     operators (torch.profiler, share of self CPU time) to its line.
 
+Time is reported twice: wall time (`s_per_step`, `img_per_s`) and the process's CPU time
+(`cpu_s_per_step`, all threads together, from time.process_time). On a machine that other
+jobs load, wall time stretches with their share of the cores while CPU time mostly does not,
+so `img_per_cpu_s` ratios are the steadier comparison there; on a quiet machine the two agree
+up to the threads' idle waits.
+
 `--official` first times the official implementation (github.com/yilundu/comet,
 run unedited by the project's anchor harness `official_bench.py`) with the same
 shape and threads, then prints, per case, one `ratio` line: our img/s over its
 img/s and our peak RSS over its. The official code is never copied into this
-repository: get it with the tool library's `fetch github:yilundu/comet` and point
+repository: clone it (`git clone https://github.com/yilundu/comet`) and point
 COMET_OFFICIAL_MIRROR at the mirror (the harness extracts it to a scratch folder).
 """
 
@@ -71,10 +81,14 @@ def lever(variant: str) -> dict:
             settings["fullres"] = True
         elif part == "compile":
             settings["compile"] = True
+        elif part == "bf16":
+            settings["bf16"] = True
+        elif part == "bf16free":
+            settings["bf16free"] = True
         elif part.startswith("mb") and part[2:].isdigit():
             settings["micro_batch"] = int(part[2:])
         else:
-            raise SystemExit(f"unknown lever {part!r} in {variant!r}: base, cl, compile, fullres or mbM")
+            raise SystemExit(f"unknown lever {part!r} in {variant!r}: base, cl, bf16, bf16free, compile, fullres or mbM")
     return settings
 
 
@@ -85,6 +99,7 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
 
     from comet_zoo.core.config import CometConfig
     from comet_zoo.core.model import COMET
+    from comet_zoo.core.sampler import descend
 
     torch.set_flush_denormal(True)  # as the Trainer does
     torch.manual_seed(0)
@@ -102,36 +117,57 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
     x = torch.rand(batch, 3, settings["image_size"], settings["image_size"], device=device)
     x = x.contiguous(memory_format=fmt)
     m = engine.get("micro_batch") or batch
+    bf16 = bool(engine.get("bf16"))
 
-    def step():
-        x0 = torch.rand_like(x)
+    def generate(z, x0):
+        if not engine.get("bf16free"):
+            return model.generate(z, x0=x0, grad_steps=1)
+        energy = model.energy_fn(z)
+
+        def energy_bf16(xx):   # the descent steps whose graph is dropped at once
+            with torch.autocast(xx.device.type, dtype=torch.bfloat16):
+                return energy(xx).float()
+
+        return descend(energy, x0, model.config.steps, model.config.step_size, grad_steps=1,
+                       fast_energy_fn=energy_bf16)
+
+    def step() -> float:
+        x0 = torch.rand(x.shape, device=device).contiguous(memory_format=fmt)   # the same draws in any layout
         opt.zero_grad(set_to_none=True)
+        total = 0.0
         for i in range(0, batch, m):   # Trainer.train_step's micro-batch loop
             xi = x[i:i + m]
-            loss = F.mse_loss(model.generate(model.infer(xi), x0=x0[i:i + m], grad_steps=1), xi) * (len(xi) / batch)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):   # as Trainer.loss
+                x_n = generate(model.infer(xi, refine=0), x0[i:i + m])
+            loss = F.mse_loss(x_n.float(), xi) * (len(xi) / batch)
             loss.backward()
+            total += loss.item()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        return total
 
     def sync():
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    step()  # warm-up: allocator, kernels
+    first_loss = step()  # warm-up: allocator, kernels; the same weights, x and x_0 for every variant
     sync()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     sync()
     seconds = (time.perf_counter() - t0) / steps
+    cpu_seconds = (time.process_time() - c0) / steps
     top = top_operators(step) if profile else None
     result = {
         "impl": "comet-zoo", "case": case, "variant": variant, "device": device, "threads": torch.get_num_threads(),
         "batch": batch, "image_size": settings["image_size"], "K": settings["num_components"],
         "latent": settings["latent_dim"], "width": settings["width"], "N": settings["steps"],
         "encoder": settings["encoder"], "s_per_step": round(seconds, 4), "img_per_s": round(batch / seconds, 2),
+        "cpu_s_per_step": round(cpu_seconds, 4), "img_per_cpu_s": round(batch / cpu_seconds, 3),
+        "first_step_loss": round(first_loss, 7),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "timed_steps": steps,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
@@ -159,21 +195,28 @@ def run_official(case: str, args) -> dict:
     anchors = Path(args.anchors)
     scratch = Path(os.environ.get("COMET_OFFICIAL_DIR", "/tmp/comet_official"))
     if not (scratch / "models.py").is_file():
-        fetched = subprocess.run(["bash", str(anchors / "fetch_official.sh"), os.environ.get("COMET_OFFICIAL_MIRROR", ""),
-                                  str(scratch)], capture_output=True, text=True)
+        if not args.official_mirror:
+            return {"impl": "official", "case": case,
+                    "error": ["no official code: pass --official-mirror PATH (a git mirror of github.com/yilundu/comet)"]}
+        fetched = subprocess.run(["bash", str(anchors / "fetch_official.sh"), args.official_mirror, str(scratch)],
+                                 capture_output=True, text=True)
         if fetched.returncode != 0:
             return {"impl": "official", "case": case, "error": fetched.stderr.strip().splitlines()[-1:]}
     batch = args.batch or CASES[case]["batch"]
     cmd = [sys.executable, str(anchors / "official_bench.py"), "--official-dir", str(scratch), "--skip-gen",
-           "--batch", str(batch), "--warmup", "1", "--repeats", str(args.steps), "--threads", str(args.threads),
+           "--batch", str(batch), "--warmup", "1", "--repeats", str(args.official_steps or args.steps), "--threads", str(args.threads),
            *OFFICIAL_FLAGS[case]]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return {"impl": "official", "case": case, "error": out.stderr.strip().splitlines()[-1:]}
     raw = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"impl": "official", "case": case, "threads": raw["threads"], "batch": batch,
-            "s_per_step": raw["train_step_s_median"], "img_per_s": raw["train_images_per_s"],
-            "peak_rss_mb": raw["peak_rss_mb_train"], "loadavg_1m": raw["loadavg_1m_start_end"][-1]}
+    # CPU time per step: the harness gives the CPU/wall ratio over its warm-up and timed steps
+    cpu_s = raw["train_wall_s"] * raw["train_cpu_per_wall"] / (raw["warmup"] + raw["repeats"])
+    return {"impl": "official", "case": case, "commit": raw.get("commit"), "threads": raw["threads"], "batch": batch,
+            "s_per_step": raw["train_step_s_median"], "s_per_step_all": raw["train_step_s_all"],
+            "img_per_s": raw["train_images_per_s"], "cpu_s_per_step": round(cpu_s, 3),
+            "img_per_cpu_s": round(batch / cpu_s, 3), "peak_rss_mb": raw["peak_rss_mb_train"],
+            "loadavg_1m_start_end": raw["loadavg_1m_start_end"]}
 
 
 def main() -> None:
@@ -185,6 +228,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch", type=int, help="override every case's batch size")
     parser.add_argument("--official", action="store_true", help="time the official code first, in this job")
+    parser.add_argument("--official-mirror", default=os.environ.get("COMET_OFFICIAL_MIRROR", ""),
+                        help="git mirror or checkout of github.com/yilundu/comet (default $COMET_OFFICIAL_MIRROR)")
+    parser.add_argument("--official-steps", type=int, default=None,
+                        help="timed official steps (default --steps; each takes ~12 s and 15 GB at paper64)")
     parser.add_argument("--anchors", default=str(Path(__file__).resolve().parents[2] / "shared" / "anchors"),
                         help="folder of fetch_official.sh and official_bench.py")
     parser.add_argument("--profile", action="store_true", help="add each variant's top operators")
@@ -220,6 +267,7 @@ def main() -> None:
             if official and "error" not in official:
                 print(json.dumps({"ratio": case, "variant": variant,
                                   "img_per_s_vs_official": round(ours["img_per_s"] / official["img_per_s"], 2),
+                                  "img_per_cpu_s_vs_official": round(ours["img_per_cpu_s"] / official["img_per_cpu_s"], 2),
                                   "peak_rss_vs_official": round(ours["peak_rss_mb"] / official["peak_rss_mb"], 3)}),
                       flush=True)
 
