@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ._checks import check_seed
 from .composer import Composer, Term
 from .core.model import COMET
 from .data.images import labelled_grid, load_image
@@ -54,7 +55,7 @@ def decomposition(ref: str, image: str | Path, *, seed: int = 0, device: torch.d
     x = load_image(image, net.config.image_size).to(p.device)           # [1, 3, S, S]
     k = net.config.num_components
     z = _latent(net, x, snapshot, image)[None]                          # [1, K, D]
-    gen = torch.Generator(device=p.device).manual_seed(seed)
+    gen = torch.Generator(device=p.device).manual_seed(check_seed(seed))
     recon = net.generate(z, x0=net.initial_image(1, gen)).detach()
     alone = [net.generate(z, weights=torch.eye(k, device=p.device)[i], x0=net.initial_image(1, gen)).detach()
              for i in range(k)]

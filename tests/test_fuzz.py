@@ -250,3 +250,54 @@ def test_cli_random_argv_and_files(cli_world, data):
     assert "Traceback" not in err, (command, args, err)
     if code != 0:
         assert len(err.strip().splitlines()) <= 2, (command, args, err)   # one error line (a note may precede it)
+
+
+TOY_SPECS = st.builds(lambda r, c, s, w: f"{r}:{c}{s}{w}",
+                      st.sampled_from(["toy", "toy@v1", "toy@v2", "bundled:toy", "./model", "model", "./nowhere"]),
+                      st.sampled_from(["obj0", "global0", "0", "1", "2", "01", "obj1", "light0"]),
+                      st.sampled_from(["", "@0", "@1", "@00", "@99", "@files/noise.png", "@files/text.png",
+                                       "@files/fifo.png", "@files/link.png", "@files/missing.png", "@/dev/zero"]),
+                      WEIGHTS)
+
+
+@settings(fast, max_examples=40)
+@given(st.lists(TOY_SPECS, min_size=1, max_size=3))
+def test_composer_from_random_specs(cli_world, specs):
+    """Specs against a real (tiny) model and real files: a Composer or one CometError."""
+    from comet_zoo.composer import Composer
+    from test_hardening import finishes
+
+    try:
+        composer = finishes(lambda: Composer.from_specs(specs, device="cpu"), seconds=120)
+    except CometError:
+        return
+    assert len(composer.terms) == len(specs)
+
+
+# -- what the fuzzers found beyond the first list, kept as plain regression tests -------------
+def test_found_a_card_whose_eval_results_are_plain_mappings(tmp_path):
+    from comet_zoo.hub.cards import read_card
+
+    (tmp_path / "README.md").write_text("---\neval_results:\n- {}\nconcepts: []\n---\n")
+    with pytest.raises(CometError, match="unreadable concept card"):
+        read_card(tmp_path)
+
+
+def test_found_a_recipe_whose_model_kind_is_not_a_name():
+    from comet_zoo.train.recipe import Recipe
+
+    for kind in ([], {}, 3):
+        with pytest.raises(CometError, match="kind"):
+            Recipe.from_dict({"model": {"kind": kind}})
+    with pytest.raises(CometError, match="seed"):
+        Recipe.from_dict({"train": {"seed": -1}})
+
+
+@pytest.mark.parametrize("command", ["decompose toy hub/toy/v1/exemplars/0.png -o d.png", "eval toy --n 2",
+                                     "datasets preview shapes -o p.png"])
+def test_found_seeds_out_of_range_in_commands(cli_world, command):
+    from test_hardening import run_cli
+
+    for seed in ("-5", str(2**70)):
+        code, _, err = run_cli(*command.split(), "--seed", seed)
+        assert code == 2 and "seed must be in" in err and "Traceback" not in err, err

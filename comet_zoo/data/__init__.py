@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from .. import registry
+from .._checks import check_seed
 from ..errors import CometError, CometRuntimeError
 
 SPLITS = {"train": 0, "test": 1}
@@ -112,6 +113,7 @@ def load_dataset(name: str, split: str, n: int, seed: int = 0, **options) -> Sce
     own failure is reported as one line naming the plugin, never as its traceback."""
     if not 1 <= n <= MAX_SCENES:
         raise CometError(f"number of scenes must be in 1..{MAX_SCENES}, got {n}")
+    check_seed(seed)   # a plugin would fail on a negative or huge seed with its own exception
     dataset = build_dataset(name, **options)
     try:
         scenes = dataset.generate(split, n, seed)

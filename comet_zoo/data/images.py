@@ -29,7 +29,9 @@ def load_image(path: str | Path, size: int | None = None) -> torch.Tensor:
         raise CometError(f"image not found: {path}") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise CometError(f"{path}: refused, too many pixels ({exc})") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except UnidentifiedImageError:
+        raise CometRuntimeError(f"cannot read image {path}: not a picture in a format PIL reads (PNG, JPEG, …)") from None
+    except OSError as exc:
         raise CometRuntimeError(f"cannot read image {path}: {exc}") from None
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._checks import check_seed
 from .._io import MAX_CONFIG_BYTES, read_text
 from ..core.config import CometConfig, check_field_types, reject_unknown_keys
 from ..errors import CometError
@@ -69,6 +70,7 @@ class TrainConfig:
             raise CometError("train.lr and train.grad_clip must be > 0, train.warmup >= 0")
         if self.decay_steps < 0 or not 0 <= self.min_lr <= self.lr:
             raise CometError("train.decay_steps must be >= 0 and 0 <= train.min_lr <= train.lr")
+        check_seed(self.seed)   # torch.manual_seed takes 0..2**63-1 (a negative one wraps silently)
 
 
 @dataclass
