@@ -68,6 +68,13 @@ def busy_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
 class Meter:
     """CPU time of this process, wall time, and the cores the rest of the machine used meanwhile."""
 
@@ -511,7 +518,7 @@ def run_one(case: str, layout: str, bf16: bool, repeats: int, threads: int) -> d
         "kept_analytic_mb": round(r["kept"] / 2**20, 1),
         "timed_steps": m.repeats, "others_cores": round(m.others_cores, 2),
         "loadavg_1m_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-        "cpus": os.cpu_count(), "torch": torch.__version__,
+        "cpus": os.cpu_count(), "cpu_model": cpu_model(), "torch": torch.__version__,
     }
 
 
