@@ -33,4 +33,7 @@ def check_number(value, name: str, low: float, high: float) -> float:
 
 
 def check_seed(seed) -> int:
-    return check_int(seed, "seed", 0, MAX_SEED)
+    """A seed torch takes: an integer in 0..2**63-1 (a negative one would wrap silently)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise CometError(f"seed must be in 0..2**63-1, got {seed!r}")
+    return seed
