@@ -24,6 +24,10 @@ settings.register_profile("long", max_examples=2000, deadline=None, suppress_hea
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
 fast = settings.get_profile(PROFILE)
 
+# No subnormal floats: training (torch.set_flush_denormal) may have switched them off in
+# this process, and hypothesis refuses to draw them then.
+FLOATS = st.floats(allow_subnormal=False)
+
 # Text with the characters that break parsers: separators of the grammars, path
 # characters, control and Unicode format characters (bidi, zero-width), surrogates, NUL.
 TRICKY = ":@*/.~-_ \t\n\r\x00\x1b\u202e\u2066\u200b\ufeff²٣"
@@ -68,8 +72,8 @@ def test_spec_parser(text):
 
 
 @fast
-@given(st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=8), st.lists(st.integers(), max_size=2)),
-       st.one_of(st.none(), st.text(max_size=8), st.integers()), st.one_of(st.floats(), st.integers(), st.text(max_size=4)))
+@given(st.one_of(st.none(), st.integers(), FLOATS, st.text(max_size=8), st.lists(st.integers(), max_size=2)),
+       st.one_of(st.none(), st.text(max_size=8), st.integers()), st.one_of(FLOATS, st.integers(), st.text(max_size=4)))
 def test_component_specs_built_in_python(component, source, weight):
     from comet_zoo.hub.names import Ref
     from comet_zoo.spec import ComponentSpec
@@ -82,7 +86,7 @@ def test_component_specs_built_in_python(component, source, weight):
 
 # -- cards, card sources and recipes: random files ------------------------------------------
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12),
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | FLOATS | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8)
 CARD_KEYS = ["concepts", "exemplars", "comet_dataset", "datasets", "model_name", "version", "training", "model-index",
