@@ -15,8 +15,8 @@ lever set:
     cl              channels_last memory format
     bf16            bf16 autocast (train.precision bf16; the stem conv stays fp32)
     bf16free        bf16 autocast in the N-1 descent steps that keep no graph only; the
-                    graph-kept step, the encoder and so every gradient stay fp32 (not a
-                    train option: measured here to size it)
+                    graph-kept step, the encoder and so every gradient stay fp32
+                    (train.precision bf16-descent)
     compile         torch.compile the energy for the N-1 descent steps without a training
                     graph (train.compile; compilation falls in the warm-up step)
     fullres         the first FiLM block at full resolution (stem_stride 1: main's
@@ -99,7 +99,6 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
 
     from comet_zoo.core.config import CometConfig
     from comet_zoo.core.model import COMET
-    from comet_zoo.core.sampler import descend
 
     torch.set_flush_denormal(True)  # as the Trainer does
     torch.manual_seed(0)
@@ -120,16 +119,8 @@ def run_case(case: str, variant: str, steps: int, device: str, batch_override: i
     bf16 = bool(engine.get("bf16"))
 
     def generate(z, x0):
-        if not engine.get("bf16free"):
-            return model.generate(z, x0=x0, grad_steps=1)
-        energy = model.energy_fn(z)
-
-        def energy_bf16(xx):   # the descent steps whose graph is dropped at once
-            with torch.autocast(xx.device.type, dtype=torch.bfloat16):
-                return energy(xx).float()
-
-        return descend(energy, x0, model.config.steps, model.config.step_size, grad_steps=1,
-                       fast_energy_fn=energy_bf16)
+        # bf16free = train.precision "bf16-descent": bf16 in the steps that keep no graph only
+        return model.generate(z, x0=x0, grad_steps=1, bf16_free_steps=bool(engine.get("bf16free")))
 
     def step() -> float:
         x0 = torch.rand(x.shape, device=device).contiguous(memory_format=fmt)   # the same draws in any layout

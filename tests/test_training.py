@@ -81,6 +81,28 @@ def test_bf16_and_channels_last_keep_the_gradient(tmp_path):
     assert checked >= 10
 
 
+def test_bf16_only_in_the_free_descent_steps_keeps_the_gradient_closer(tmp_path):
+    """precision bf16-descent: only the steps that keep no graph round to bf16, so the loss and
+    every gradient are nearer fp32's than full bf16's are (and they move: it is not fp32)."""
+    recipe = dict(batch_size=8)
+    exact = Trainer(tiny_recipe(**recipe), tmp_path / "fp32")
+    free = Trainer(tiny_recipe(precision="bf16-descent", **recipe), tmp_path / "free")
+    full = Trainer(tiny_recipe(precision="bf16", **recipe), tmp_path / "bf16")
+    loss = exact.train_step()
+    assert free.train_step() == pytest.approx(loss, rel=0.01)
+    full.train_step()
+    free_err = full_err = total = 0.0
+    for a, b, c in zip(exact.model.parameters(), free.model.parameters(), full.model.parameters()):
+        if a.grad is None:
+            continue
+        free_err += (b.grad - a.grad).norm().item() ** 2
+        full_err += (c.grad - a.grad).norm().item() ** 2
+        total += a.grad.norm().item() ** 2
+    assert 0 < free_err < full_err and free_err <= 0.01 * total
+    with pytest.raises(CometError, match="bf16-descent"):
+        tiny_recipe(precision="fp16")
+
+
 def test_resume_refuses_a_different_recipe_and_a_missing_checkpoint(tmp_path):
     Trainer(tiny_recipe(), tmp_path).run(until=3)
     with pytest.raises(CometError, match="different recipe"):

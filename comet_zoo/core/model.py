@@ -100,16 +100,22 @@ class COMET(
         schedule: Schedule = SAMPLERS["gd"],
         generator: torch.Generator | None = None,
         trajectory: list[torch.Tensor] | None = None,
+        bf16_free_steps: bool = False,
     ) -> torch.Tensor:
-        """Descent on Σ_k w_k E(x, z_k); `grad_steps` > 0 keeps the last steps' graph for training."""
+        """Descent on Σ_k w_k E(x, z_k); `grad_steps` > 0 keeps the last steps' graph for training.
+        `bf16_free_steps`: the steps that keep no graph run under bf16 autocast (their results
+        are detached at once, so every gradient to the weights and latents stays fp32)."""
         if x0 is None:
             x0 = self.initial_image(z.shape[0], generator)
         compiled = getattr(self, "_compiled_evaluate", None)
+        fast = self.energy_fn(z, weights, compiled) if compiled else None
+        if bf16_free_steps:
+            fast = _under_bf16(fast or self.energy_fn(z, weights))
         return descend(
             self.energy_fn(z, weights), x0,
             steps or self.config.steps, step_size or self.config.step_size,
             grad_steps=grad_steps, schedule=schedule, generator=generator, trajectory=trajectory,
-            fast_energy_fn=self.energy_fn(z, weights, compiled) if compiled else None,
+            fast_energy_fn=fast,
         )
 
     def reconstruct(self, x: torch.Tensor, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
@@ -164,3 +170,11 @@ class COMET(
         data = read_config_json(directory, constants.CONFIG_NAME)
         config = CometConfig.from_dict(data)
         return cls._from_pretrained(model_id=str(directory), config=config, map_location=str(device))
+
+
+def _under_bf16(energy):
+    """x ↦ energy(x) [B, K] computed under bf16 autocast, returned as float32."""
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return energy(x).float()
+    return fn

@@ -50,7 +50,10 @@ class TrainConfig:
     # batch's (summed over micro-batches, each weighted by its share); activations shrink
     # to one micro-batch's: less memory and, on a CPU, tensors that stay in cache.
     micro_batch: int = 0
-    precision: str = "fp32"            # "fp32" or "bf16" (autocast)
+    # "fp32", "bf16" (autocast everywhere) or "bf16-descent": autocast only in the descent steps
+    # that keep no graph (N - grad_steps of N), so the encoder, the graph-kept step and every
+    # gradient stay fp32 (1.25x a CPU fp32 step at the paper's shape; docs/performance.md).
+    precision: str = "fp32"
     compile: bool = False
 
     def __post_init__(self):
@@ -64,8 +67,8 @@ class TrainConfig:
             raise CometError(f"train.curriculum_steps must be >= 0 (0: off), got {self.curriculum_steps}")
         if self.micro_batch < 0:
             raise CometError(f"train.micro_batch must be >= 0 (0: the whole batch), got {self.micro_batch}")
-        if self.precision not in ("fp32", "bf16"):
-            raise CometError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("fp32", "bf16", "bf16-descent"):
+            raise CometError(f"train.precision must be fp32, bf16 or bf16-descent, got {self.precision!r}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup < 0:
             raise CometError("train.lr and train.grad_clip must be > 0, train.warmup >= 0")
         if self.decay_steps < 0 or not 0 <= self.min_lr <= self.lr:

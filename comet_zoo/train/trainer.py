@@ -192,7 +192,8 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
             z = self.model.infer(x, refine=0)                                    # [B, K, D], the encoder's
             x_n = self.model.generate(z, x0=x0, grad_steps=self.cfg.grad_steps,  # [B, 3, H, W]
-                                      schedule=SAMPLERS[self.cfg.sampler])
+                                      schedule=SAMPLERS[self.cfg.sampler],
+                                      bf16_free_steps=self.cfg.precision == "bf16-descent")
         return F.mse_loss(x_n.float(), x)
 
     def lr_at(self, step: int) -> float:
