@@ -324,27 +324,6 @@ def training_options(folder, dataset: str) -> dict:
     distribution. Read from the recipe.json that `comet train` exports beside the
     weights, else from the card. The size is left out (evaluation renders at the
     model's size)."""
-    import json
-    from pathlib import Path
-
-    from ..train.recipe import RECIPE
-
-    train: dict = {}
-    recipe = Path(folder) / RECIPE
-    card = Path(folder) / "README.md"
-    if recipe.is_file():
-        try:
-            train = json.loads(recipe.read_text(encoding="utf-8")).get("train") or {}
-        except (ValueError, AttributeError, OSError):
-            train = {}
-    elif card.is_file():
-        try:
-            from huggingface_hub import ModelCard
-
-            data = ModelCard.load(card, ignore_metadata_errors=True).data.to_dict()
-        except Exception:   # a card we cannot read just gives no defaults
-            return {}
-        train = (data.get("training") or {}).get("train") or {}
-    if not isinstance(train, dict) or train.get("dataset") != dataset:
-        return {}
-    return {k: v for k, v in (train.get("dataset_options") or {}).items() if k != "size"}
+    train = _trained_train_section(folder)
+    options = train.get("dataset_options") if train.get("dataset") == dataset else None
+    return {k: v for k, v in options.items() if k != "size"} if isinstance(options, dict) else {}
