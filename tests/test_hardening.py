@@ -434,6 +434,16 @@ def silent_hub(monkeypatch):
     for conn in held:
         conn.close()
     server.close()
+    # The hub calls that bounded() gave up on run on in their threads, retrying against the
+    # closed server; on a connection error huggingface_hub closes its shared client, which
+    # would break another test's request mid-read. They end here; later tests get a fresh
+    # client (this test's 1-second time-outs were set on the shared one).
+    from huggingface_hub import close_session
+
+    for worker in threading.enumerate():
+        if worker.name.startswith("comet-hub"):
+            worker.join(120)
+    close_session()
 
 
 def test_a_silent_hub_never_holds_up_a_local_model_or_hangs_a_pull(home, published, silent_hub, monkeypatch, caplog):
