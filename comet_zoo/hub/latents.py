@@ -37,9 +37,6 @@ FORMAT = "comet-latents/1"
 CACHE_MB_ENV = "COMET_LATENT_CACHE_MB"
 DEFAULT_CACHE_MB = 64
 
-# Counters for tests and benchmarks: how latents were obtained in this process.
-stats = {"stored": 0, "cached": 0, "inferred": 0}
-
 
 def settings(model) -> dict[str, str]:
     """What, beside the weights and the image, decides an inferred latent."""
@@ -67,7 +64,6 @@ def infer(model, image: torch.Tensor) -> torch.Tensor:
     device = next(model.parameters()).device
     with torch.no_grad():
         z = model.infer(image.to(device))[0]                                         # [K, D]
-    stats["inferred"] += 1
     return z.detach().float().cpu()
 
 
@@ -117,7 +113,6 @@ def stored_latent(model, snapshot: Path, exemplar: str) -> torch.Tensor | None:
     k, d = model.config.num_components, model.config.latent_dim
     if tuple(z.shape) != (k, d) or not torch.isfinite(z).all():
         return None
-    stats["stored"] += 1
     return z.float()
 
 
@@ -161,7 +156,6 @@ def _cached(path: Path, model) -> torch.Tensor | None:
     if tuple(z.shape) != (model.config.num_components, model.config.latent_dim) or not torch.isfinite(z).all():
         path.unlink(missing_ok=True)
         return None
-    stats["cached"] += 1
     return z
 
 
