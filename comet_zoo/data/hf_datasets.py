@@ -24,17 +24,9 @@ import numpy as np
 
 from .. import registry
 from ..errors import CometError
-from . import check_scenes, load_dataset
+from . import build_dataset, check_scenes, load_dataset
 
 RENDER_CHUNK = 512      # scenes rendered at once: bounds memory for large n
-
-
-def _build(name: str, options: dict):
-    factory = registry.load("datasets", name)
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise CometError(f"dataset {name}: bad options {options}: {exc}") from None
 
 
 def features_for(name: str, **options):
@@ -58,7 +50,7 @@ def features_for(name: str, **options):
 def _examples(name: str, split: str, n: int, seed: int, options: dict, versions: str):
     """Yield one example dict per scene; rendered in chunks when the plugin can render descriptions."""
     del versions  # only part of the fingerprint: a new release re-renders
-    dataset = _build(name, options)
+    dataset = build_dataset(name, **options)
     if hasattr(dataset, "describe") and hasattr(dataset, "render"):
         descriptions = dataset.describe(split, n, seed)
         batches = (check_scenes(dataset.render(descriptions[i:i + RENDER_CHUNK]), name)

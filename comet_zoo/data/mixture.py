@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import registry
-from ..errors import CometError, CometRuntimeError
-from . import Scenes, check_scenes, split_rng
+from ..errors import CometError
+from . import Scenes, build_dataset, check_scenes, split_rng
 
 SOURCE_SEED_STEP = 1_000_003
 MAX_SOURCES = 16
@@ -86,15 +85,11 @@ class MixtureDataset:
 
     @staticmethod
     def _build(name: str, options: dict):
-        factory = registry.load("datasets", name)
+        """A source's data-set object (build_dataset), its errors naming the mixture."""
         try:
-            return factory(**options)
-        except TypeError as exc:
-            raise CometError(f"mixture: dataset {name}: bad options {options}: {exc}") from None
-        except CometError:
-            raise
-        except Exception as exc:
-            raise CometRuntimeError(f"mixture: dataset {name} failed to start: {type(exc).__name__}: {exc}") from None
+            return build_dataset(name, **options)
+        except CometError as exc:       # the same class (usage or runtime), with the context
+            raise type(exc)(f"mixture: {exc}") from None
 
     # ---- the contract -------------------------------------------------------------------
     def assignment(self, split: str, n: int, seed: int) -> np.ndarray:
